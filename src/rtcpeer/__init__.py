@@ -1,0 +1,36 @@
+"""rtcpeer: a WebRTC stack for Python.
+
+The public API mirrors the W3C WebRTC specification (``RTCPeerConnection``,
+``RTCDataChannel``...) with the same names and semantics. The protocol layers under
+it (ICE, DTLS, SRTP, SCTP, RTP, SDP) are sans-IO: they take bytes and the current time
+and hand back bytes, events and deadlines; see DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from rtcpeer.errors import (
+    DOMException,
+    InvalidAccessError,
+    InvalidModificationError,
+    InvalidStateError,
+    InvalidSyntaxError,
+    NotFoundError,
+    NotSupportedError,
+    OperationError,
+    RTCError,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "DOMException",
+    "InvalidAccessError",
+    "InvalidModificationError",
+    "InvalidStateError",
+    "InvalidSyntaxError",
+    "NotFoundError",
+    "NotSupportedError",
+    "OperationError",
+    "RTCError",
+    "__version__",
+]

@@ -1,0 +1,88 @@
+"""DESIGN.md §1 rule 1: the core reads no clock, opens no socket, runs no event loop,
+and draws no randomness from the global generator. Only the shell may."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[3] / "src" / "rtcpeer"
+SHELL = {"aio", "testing", "signaling", "cli.py", "cli", "apps"}
+FORBIDDEN_MODULES = {"asyncio", "socket", "time", "selectors", "threading"}
+# random.Random / random.SystemRandom are fine: they are how randomness is injected.
+ALLOWED_RANDOM_ATTRS = {"Random", "SystemRandom"}
+
+
+def core_files() -> list[Path]:
+    files = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        if rel.parts[0] in SHELL:
+            continue
+        files.append(path)
+    return files
+
+
+def violations(source: str, filename: str) -> list[str]:
+    tree = ast.parse(source, filename)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top in FORBIDDEN_MODULES:
+                    found.append(f"{filename}:{node.lineno}: import {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            top = node.module.split(".")[0]
+            if top in FORBIDDEN_MODULES:
+                found.append(f"{filename}:{node.lineno}: from {node.module} import ...")
+            if top == "random":
+                bad = [a.name for a in node.names if a.name not in ALLOWED_RANDOM_ATTRS]
+                if bad:
+                    found.append(f"{filename}:{node.lineno}: from random import {', '.join(bad)}")
+            if top == "os" and any(a.name == "urandom" for a in node.names):
+                found.append(f"{filename}:{node.lineno}: from os import urandom")
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id == "random" and node.attr not in ALLOWED_RANDOM_ATTRS:
+                found.append(f"{filename}:{node.lineno}: random.{node.attr}")
+            if node.value.id == "os" and node.attr == "urandom":
+                found.append(f"{filename}:{node.lineno}: os.urandom")
+    return found
+
+
+def test_core_exists() -> None:
+    assert core_files(), "no core modules found: is the src layout right?"
+
+
+@pytest.mark.parametrize("path", core_files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_core_module_is_sans_io(path: Path) -> None:
+    assert violations(path.read_text(), str(path.relative_to(SRC))) == []
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "import asyncio",
+        "import socket as s",
+        "from time import monotonic",
+        "import time",
+        "import random\nx = random.random()",
+        "import random\nrandom.randint(1, 2)",
+        "from random import choice",
+        "import os\nos.urandom(4)",
+        "from os import urandom",
+    ],
+)
+def test_rule_catches(snippet: str) -> None:
+    # The checker itself must fail on each forbidden form, or the rule proves nothing.
+    assert violations(snippet, "x.py")
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    ["import random\nrng = random.Random(1)", "import secrets", "from random import Random"],
+)
+def test_rule_allows(snippet: str) -> None:
+    assert violations(snippet, "x.py") == []
