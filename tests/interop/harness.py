@@ -1,0 +1,472 @@
+"""The interop harness: foreign WebRTC peers behind one small interface.
+
+A scenario is written once against :class:`Peer` and run with each foreign peer in
+each role. Peers:
+
+- :class:`ChromiumPeer`: an ``RTCPeerConnection`` in headless Debian Chromium, driven
+  through Python Playwright (never ``playwright install``: the browser is Debian's).
+- :class:`AiortcPeer`: aiortc from PyPI, in this process.
+
+Signaling is relayed by :func:`negotiate` (offer/answer) and :class:`CandidateRelay`
+(trickle ICE, queueing candidates until the remote description is set, as the seed's
+"Mistake 3" advises). Traffic stays on loopback: Chromium is given a camera/microphone
+grant so it offers 127.0.0.1 host candidates, and aiortc's gathering is limited to
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PAGE_DIR = Path(__file__).parent / "page"
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-loopback-in-peer-connection",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+def require_or_skip(what: str, reason: str) -> None:
+    """Skip with ``reason``, or fail when CI demands every foreign peer
+    (``RTCPEER_REQUIRE_INTEROP=1``, set by ``.ci/run``)."""
+    if os.environ.get("RTCPEER_REQUIRE_INTEROP") == "1":
+        pytest.fail(f"{what} is required in CI but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+class EventLog:
+    """Events from a peer, kept in order; ``wait`` finds a past or future one."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._changed = asyncio.Condition()
+
+    def push(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+        async def notify() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        asyncio.get_running_loop().create_task(notify())
+
+    async def wait(
+        self,
+        type_: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda e: True,
+        timeout: float = 20.0,
+        start: int = 0,
+    ) -> dict[str, Any]:
+        async def find() -> dict[str, Any]:
+            async with self._changed:
+                while True:
+                    for event in self.events[start:]:
+                        if event["type"] == type_ and predicate(event):
+                            return event
+                    await self._changed.wait()
+
+        try:
+            return await asyncio.wait_for(find(), timeout)
+        except TimeoutError:
+            seen = [e["type"] for e in self.events][-30:]
+            raise AssertionError(
+                f"no {type_!r} event within {timeout}s; last events: {seen}"
+            ) from None
+
+    def states(self, type_: str) -> list[str]:
+        """The sequence of ``state`` values of every ``type_`` event so far."""
+        return [e["state"] for e in self.events if e["type"] == type_]
+
+
+class Channel:
+    """A data channel handle on a foreign peer."""
+
+    def __init__(self, peer: Peer, key: Any, info: dict[str, Any]) -> None:
+        self.peer = peer
+        self.key = key
+        self.info = info
+
+    async def send(self, data: str | bytes) -> None:
+        await self.peer._send(self, data)
+
+    async def wait_open(self, timeout: float = 20.0) -> None:
+        await self.peer.log.wait("channelopen", lambda e: e["channel"] == self.key, timeout)
+
+    async def messages(self, count: int, timeout: float = 20.0) -> list[str | bytes]:
+        await self.peer.log.wait(
+            "message",
+            lambda e: e["channel"] == self.key and e["index"] == count - 1,
+            timeout,
+        )
+        return [
+            e["data"]
+            for e in self.peer.log.events
+            if e["type"] == "message" and e["channel"] == self.key
+        ][:count]
+
+
+class Peer:
+    """What every foreign peer offers to a scenario."""
+
+    name = "peer"
+
+    def __init__(self) -> None:
+        self.log = EventLog()
+        self.candidates: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._message_counts: dict[Any, int] = {}
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if event["type"] == "icecandidate":
+            self.candidates.put_nowait(event["candidate"])
+        if event["type"] == "message":
+            index = self._message_counts.get(event["channel"], 0)
+            self._message_counts[event["channel"]] = index + 1
+            event["index"] = index
+        self.log.push(event)
+
+    async def create_offer(self, ice_restart: bool = False) -> dict[str, str]:
+        raise NotImplementedError
+
+    async def create_answer(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    async def set_local_description(self, desc: dict[str, str] | None = None) -> dict[str, str]:
+        raise NotImplementedError
+
+    async def set_remote_description(self, desc: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    async def add_ice_candidate(self, candidate: dict[str, Any] | None) -> None:
+        raise NotImplementedError
+
+    async def create_data_channel(self, label: str, **options: Any) -> Channel:
+        raise NotImplementedError
+
+    async def _send(self, channel: Channel, data: str | bytes) -> None:
+        raise NotImplementedError
+
+    async def stats(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def channel_from_event(self, label: str, timeout: float = 20.0) -> Channel:
+        event = await self.log.wait("datachannel", lambda e: e["label"] == label, timeout)
+        return Channel(self, event["channel"], event)
+
+
+# -- Chromium -----------------------------------------------------------------------------
+
+
+class ChromiumBrowser:
+    """Headless Debian Chromium with the harness page loaded from a local server."""
+
+    def __init__(self) -> None:
+        self._peers: dict[str, ChromiumPeer] = {}
+        self._count = 0
+        self.page: Any = None
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ChromiumBrowser]:
+        executable = shutil.which("chromium")
+        if executable is None:
+            require_or_skip(
+                "chromium", "Debian's chromium is not installed (apt-get install chromium)"
+            )
+        try:
+            from playwright.async_api import async_playwright
+        except ImportError:
+            require_or_skip(
+                "playwright", "Python playwright is not installed (pip install '.[test]')"
+            )
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_static("/", PAGE_DIR)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        with tempfile.TemporaryDirectory(prefix="rtcpeer-chromium-") as profile:
+            async with async_playwright() as playwright:
+                context = await playwright.chromium.launch_persistent_context(
+                    profile,
+                    executable_path=executable,
+                    headless=True,
+                    args=CHROMIUM_FLAGS,
+                    permissions=["camera", "microphone"],
+                )
+                try:
+                    self.page = context.pages[0] if context.pages else await context.new_page()
+                    await self.page.expose_function("rtcpeerEvent", self._on_event)
+                    await self.page.goto(f"http://127.0.0.1:{port}/index.html")
+                    await self.page.evaluate("rtcpeer.warmUpMedia()")
+                    yield self
+                finally:
+                    await context.close()
+                    await runner.cleanup()
+
+    def _on_event(self, payload: str) -> None:
+        event = json.loads(payload)
+        peer = self._peers.get(event["pc"])
+        if peer is not None:
+            if event["type"] == "message":
+                if "text" in event:
+                    event["data"] = event.pop("text")
+                else:
+                    event["data"] = base64.b64decode(event.pop("binary"))
+            peer._event(event)
+
+    async def call(self, function: str, *args: Any) -> Any:
+        return await self.page.evaluate(f"(args) => rtcpeer.{function}(...args)", list(args))
+
+    async def peer(self, config: dict[str, Any] | None = None) -> ChromiumPeer:
+        self._count += 1
+        peer = ChromiumPeer(self, f"pc{self._count}")
+        self._peers[peer.pc_id] = peer
+        await self.call("create", peer.pc_id, config or {})
+        return peer
+
+
+class ChromiumPeer(Peer):
+    name = "chromium"
+
+    def __init__(self, browser: ChromiumBrowser, pc_id: str) -> None:
+        super().__init__()
+        self.browser = browser
+        self.pc_id = pc_id
+
+    async def create_offer(self, ice_restart: bool = False) -> dict[str, str]:
+        result: dict[str, str] = await self.browser.call(
+            "createOffer", self.pc_id, {"iceRestart": ice_restart}
+        )
+        return result
+
+    async def create_answer(self) -> dict[str, str]:
+        result: dict[str, str] = await self.browser.call("createAnswer", self.pc_id)
+        return result
+
+    async def set_local_description(self, desc: dict[str, str] | None = None) -> dict[str, str]:
+        result: dict[str, str] = await self.browser.call("setLocalDescription", self.pc_id, desc)
+        return result
+
+    async def set_remote_description(self, desc: dict[str, str]) -> None:
+        await self.browser.call("setRemoteDescription", self.pc_id, desc)
+
+    async def add_ice_candidate(self, candidate: dict[str, Any] | None) -> None:
+        await self.browser.call("addIceCandidate", self.pc_id, candidate)
+
+    async def states(self) -> dict[str, str]:
+        result: dict[str, str] = await self.browser.call("states", self.pc_id)
+        return result
+
+    async def create_data_channel(self, label: str, **options: Any) -> Channel:
+        result = await self.browser.call("createDataChannel", self.pc_id, label, options)
+        return Channel(self, result["key"], result["info"])
+
+    async def _send(self, channel: Channel, data: str | bytes) -> None:
+        payload = (
+            {"text": data} if isinstance(data, str) else {"binary": base64.b64encode(data).decode()}
+        )
+        await self.browser.call("send", channel.key, payload)
+
+    async def send_pattern(self, channel: Channel, total: int, chunk: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.browser.call("sendPattern", channel.key, total, chunk)
+        return result
+
+    async def sink(self, channel: Channel, expected: int) -> None:
+        await self.browser.call("sink", channel.key, expected)
+
+    async def stats(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.browser.call("stats", self.pc_id)
+        return result
+
+    async def close(self) -> None:
+        await self.browser.call("close", self.pc_id)
+
+
+# -- aiortc -------------------------------------------------------------------------------
+
+
+def limit_aiortc_to_loopback() -> None:
+    """aioice gathers every interface but loopback; tests may only use loopback."""
+    import aioice.ice
+
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+
+class AiortcPeer(Peer):
+    name = "aiortc"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        try:
+            import aiortc
+        except ImportError:
+            require_or_skip("aiortc", "aiortc is not installed (pip install '.[test]')")
+        limit_aiortc_to_loopback()
+        ice_servers = [
+            aiortc.RTCIceServer(
+                urls=server["urls"],
+                username=server.get("username"),
+                credential=server.get("credential"),
+            )
+            for server in (config or {}).get("iceServers", [])
+        ]
+        self.pc = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=ice_servers))
+        self._channels = 0
+        for name in (
+            "signalingState",
+            "iceGatheringState",
+            "iceConnectionState",
+            "connectionState",
+        ):
+            self._watch_state(name)
+
+        @self.pc.on("datachannel")
+        def on_datachannel(channel: Any) -> None:
+            key = self._watch_channel(channel)
+            self._event({"type": "datachannel", "channel": key, "label": channel.label})
+
+    def _watch_state(self, name: str) -> None:
+        event_type = name.lower() + "change"
+
+        @self.pc.on(event_type)
+        def changed() -> None:
+            self._event({"type": event_type, "state": getattr(self.pc, name)})
+
+    def _watch_channel(self, channel: Any) -> Any:
+        key = channel
+        self._channels += 1
+
+        @channel.on("open")
+        def on_open() -> None:
+            self._event({"type": "channelopen", "channel": key, "label": channel.label})
+
+        @channel.on("close")
+        def on_close() -> None:
+            self._event({"type": "channelclose", "channel": key, "label": channel.label})
+
+        @channel.on("message")
+        def on_message(data: str | bytes) -> None:
+            self._event({"type": "message", "channel": key, "data": data})
+
+        if channel.readyState == "open":
+            self._event({"type": "channelopen", "channel": key, "label": channel.label})
+        return key
+
+    async def create_offer(self, ice_restart: bool = False) -> dict[str, str]:
+        if ice_restart:
+            pytest.skip("aiortc does not implement ICE restart")
+        d = await self.pc.createOffer()
+        return {"type": d.type, "sdp": d.sdp}
+
+    async def create_answer(self) -> dict[str, str]:
+        d = await self.pc.createAnswer()
+        return {"type": d.type, "sdp": d.sdp}
+
+    async def set_local_description(self, desc: dict[str, str] | None = None) -> dict[str, str]:
+        import aiortc
+
+        if desc is None:
+            made = await (
+                self.pc.createOffer()
+                if self.pc.signalingState == "stable"
+                else self.pc.createAnswer()
+            )
+            desc = {"type": made.type, "sdp": made.sdp}
+        await self.pc.setLocalDescription(aiortc.RTCSessionDescription(**desc))
+        # aiortc gathers inside setLocalDescription and does not trickle.
+        self.candidates.put_nowait(None)
+        local = self.pc.localDescription
+        return {"type": local.type, "sdp": local.sdp}
+
+    async def set_remote_description(self, desc: dict[str, str]) -> None:
+        import aiortc
+
+        await self.pc.setRemoteDescription(aiortc.RTCSessionDescription(**desc))
+
+    async def add_ice_candidate(self, candidate: dict[str, Any] | None) -> None:
+        from aiortc.sdp import candidate_from_sdp
+
+        if candidate is None or not candidate.get("candidate"):
+            return  # aiortc has no end-of-candidates
+        parsed = candidate_from_sdp(candidate["candidate"].removeprefix("candidate:"))
+        parsed.sdpMid = candidate.get("sdpMid")
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        await self.pc.addIceCandidate(parsed)
+
+    async def create_data_channel(self, label: str, **options: Any) -> Channel:
+        channel = self.pc.createDataChannel(label, **options)
+        key = self._watch_channel(channel)
+        return Channel(self, key, {"label": label})
+
+    async def _send(self, channel: Channel, data: str | bytes) -> None:
+        channel.key.send(data)
+
+    async def stats(self) -> list[dict[str, Any]]:
+        report = await self.pc.getStats()
+        return [vars(s) | {"type": s.type} for s in report.values()]
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+# -- signaling ----------------------------------------------------------------------------
+
+
+class CandidateRelay:
+    """Relays trickled candidates from one peer to another, holding them until the
+    receiver has a remote description."""
+
+    def __init__(self, source: Peer, sink: Peer) -> None:
+        self.source = source
+        self.sink = sink
+        self.remote_set = asyncio.Event()
+        self.relayed: list[dict[str, Any] | None] = []
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            candidate = await self.source.candidates.get()
+            await self.remote_set.wait()
+            await self.sink.add_ice_candidate(candidate)
+            self.relayed.append(candidate)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+async def negotiate(offerer: Peer, answerer: Peer) -> tuple[CandidateRelay, CandidateRelay]:
+    """One offer/answer exchange with trickle ICE in both directions."""
+    to_answerer = CandidateRelay(offerer, answerer)
+    to_offerer = CandidateRelay(answerer, offerer)
+    offer = await offerer.set_local_description(await offerer.create_offer())
+    await answerer.set_remote_description(offer)
+    to_answerer.remote_set.set()
+    answer = await answerer.set_local_description(await answerer.create_answer())
+    await offerer.set_remote_description(answer)
+    to_offerer.remote_set.set()
+    return to_answerer, to_offerer
