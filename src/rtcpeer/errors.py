@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-class DOMException(Exception):  # noqa: N818 - the W3C name
+class DOMException(Exception):
     """Base of the W3C-named errors; ``name`` is the W3C error name."""
 
     name: ClassVar[str] = "Error"
