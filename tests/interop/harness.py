@@ -10,8 +10,9 @@ each role. Peers:
 Signaling is relayed by :func:`negotiate` (offer/answer) and :class:`CandidateRelay`
 (trickle ICE, queueing candidates until the remote description is set, as the seed's
 "Mistake 3" advises). Traffic stays on loopback: Chromium is given a camera/microphone
-grant so it offers 127.0.0.1 host candidates, and aiortc's gathering is limited to
-127.0.0.1.
+grant so it offers 127.0.0.1 host candidates (not mDNS names), aiortc's gathering is
+limited to 127.0.0.1, and every non-loopback candidate is removed from descriptions and
+trickle before the other peer sees it, so no peer ever targets another address.
 """
 
 from __future__ import annotations
@@ -437,6 +438,26 @@ class AiortcPeer(Peer):
 # -- signaling ----------------------------------------------------------------------------
 
 
+def _is_loopback_candidate(candidate_line: str) -> bool:
+    fields = candidate_line.removeprefix("a=").removeprefix("candidate:").split()
+    if len(fields) < 5:
+        return False
+    address = fields[4]
+    return address.startswith("127.") or address == "::1"
+
+
+def loopback_only(desc: dict[str, str]) -> dict[str, str]:
+    """Remove every non-loopback candidate from a description. Chromium gathers on
+    every interface; tests may only ever target loopback addresses."""
+    lines = desc["sdp"].split("\r\n")
+    kept = [
+        line
+        for line in lines
+        if not line.startswith("a=candidate:") or _is_loopback_candidate(line)
+    ]
+    return {"type": desc["type"], "sdp": "\r\n".join(kept)}
+
+
 class CandidateRelay:
     """Relays trickled candidates from one peer to another, holding them until the
     receiver has a remote description."""
@@ -446,11 +467,16 @@ class CandidateRelay:
         self.sink = sink
         self.remote_set = asyncio.Event()
         self.relayed: list[dict[str, Any] | None] = []
+        self.filtered = 0
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while True:
             candidate = await self.source.candidates.get()
+            if candidate is not None and candidate.get("candidate"):
+                if not _is_loopback_candidate(candidate["candidate"]):
+                    self.filtered += 1
+                    continue
             await self.remote_set.wait()
             await self.sink.add_ice_candidate(candidate)
             self.relayed.append(candidate)
@@ -464,9 +490,9 @@ async def negotiate(offerer: Peer, answerer: Peer) -> tuple[CandidateRelay, Cand
     to_answerer = CandidateRelay(offerer, answerer)
     to_offerer = CandidateRelay(answerer, offerer)
     offer = await offerer.set_local_description(await offerer.create_offer())
-    await answerer.set_remote_description(offer)
+    await answerer.set_remote_description(loopback_only(offer))
     to_answerer.remote_set.set()
     answer = await answerer.set_local_description(await answerer.create_answer())
-    await offerer.set_remote_description(answer)
+    await offerer.set_remote_description(loopback_only(answer))
     to_offerer.remote_set.set()
     return to_answerer, to_offerer
