@@ -28,10 +28,12 @@ Runner = Callable[[int, int, int], Awaitable[dict[str, Any]]]
 
 async def run_aiortc(total: int, size: int, window: int) -> dict[str, Any]:
     import aioice.ice
-    from aiortc import RTCPeerConnection
+    from aiortc import RTCConfiguration, RTCPeerConnection
 
+    # Loopback only, and no STUN server: aiortc's default config contacts Google's.
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-    a, b = RTCPeerConnection(), RTCPeerConnection()
+    a = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    b = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     channel = a.createDataChannel("bench")
     done = asyncio.get_running_loop().create_future()
     received = 0
