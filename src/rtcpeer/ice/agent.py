@@ -1,0 +1,1135 @@
+"""The ICE agent (RFC 8445) with trickle (RFC 8838) and consent freshness (RFC 7675),
+sans-IO.
+
+The shell owns the sockets: it binds one UDP socket per local address and tells the
+agent with :meth:`IceAgent.add_host_candidate`; every datagram the agent wants sent is
+a :class:`~rtcpeer.datagram.Datagram` whose ``src`` names the socket (the candidate's
+base) and ``dst`` the peer. Every datagram a socket receives goes to
+:meth:`IceAgent.handle_datagram`: STUN is the agent's own, anything else is handed
+back as application data (DTLS, SRTP) after being counted on its candidate pair.
+
+What the agent does:
+
+- Gathering: a host candidate the moment the shell reports a socket, then
+  server-reflexive candidates from **every** configured STUN server in parallel; a
+  dead server only delays ``complete``, never a candidate. Each candidate is an event
+  as soon as it is known; ``None`` ends gathering.
+- Checks: pairs formed as remote candidates trickle in (any time, also before the
+  remote credentials), frozen/waiting per foundation (§6.1.2.6), one check per ``Ta``
+  with triggered checks first (§6.1.4.2), role conflicts resolved by tie-breaker
+  (487, §7.3.1.1), peer-reflexive candidates on both sides (§7.2.5.3.1, §7.3.1.3),
+  regular nomination when controlling, accepting nomination (regular or aggressive)
+  when controlled, ICE-lite peers.
+- Liveness: consent checks on the selected pair (RFC 7675, randomised interval);
+  ``disconnected`` after ``disconnected_timeout`` without a response (default 4 s, so
+  a silent peer is noticed within 5 s), ``failed`` at consent expiry (30 s), after
+  which nothing more is sent. A response while disconnected brings it back.
+- ICE restart (§9): new local credentials, candidates re-announced; traffic keeps
+  using the old selected pair until the new checks select one.
+
+States are the W3C ``RTCIceTransportState`` and ``RTCIceGathererState`` values, each
+changed through one table-checked setter that queues an event.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from rtcpeer.datagram import Address, Datagram
+from rtcpeer.errors import InvalidStateError
+from rtcpeer.ice.candidate import (
+    Candidate,
+    candidate_foundation,
+    candidate_priority,
+    local_preference,
+    pair_priority,
+)
+from rtcpeer.ice.stun import (
+    AttrType,
+    StunClass,
+    StunMessage,
+    StunMethod,
+    StunParseError,
+    is_stun,
+    new_transaction_id,
+    short_term_key,
+)
+from rtcpeer.ice.transaction import TransactionResponse, TransactionTable, TransactionTimedOut
+
+__all__ = [
+    "CandidatePair",
+    "GatheringState",
+    "IceAgent",
+    "IceCandidateErrorEvent",
+    "IceEvent",
+    "IceGatheringStateEvent",
+    "IceLocalCandidateEvent",
+    "IceSelectedPairEvent",
+    "IceState",
+    "IceStateEvent",
+    "LocalCandidate",
+    "PairState",
+    "RemoteCandidate",
+]
+
+IceState = Literal["new", "checking", "connected", "completed", "disconnected", "failed", "closed"]
+GatheringState = Literal["new", "gathering", "complete"]
+PairState = Literal["frozen", "waiting", "in-progress", "succeeded", "failed"]
+
+# W3C RTCIceTransportState transitions. failed/disconnected recover via restart or
+# consent; any state may close.
+_ICE_TRANSITIONS: Final[dict[IceState, frozenset[IceState]]] = {
+    "new": frozenset({"checking", "failed", "closed"}),
+    "checking": frozenset({"connected", "completed", "failed", "disconnected", "new", "closed"}),
+    "connected": frozenset({"completed", "disconnected", "failed", "checking", "closed"}),
+    "completed": frozenset({"connected", "disconnected", "failed", "checking", "closed"}),
+    "disconnected": frozenset({"connected", "completed", "checking", "failed", "closed"}),
+    "failed": frozenset({"checking", "connected", "completed", "closed"}),
+    "closed": frozenset(),
+}
+_GATHERING_TRANSITIONS: Final[dict[GatheringState, frozenset[GatheringState]]] = {
+    "new": frozenset({"gathering", "complete"}),
+    "gathering": frozenset({"complete"}),
+    "complete": frozenset({"gathering"}),
+}
+
+_ICE_CHARS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_SOFTWARE: Final = "rtcpeer"
+_MAX_PAIRS: Final = 100  # RFC 8445 §6.1.2.5 check list limit
+_MAX_REMOTE_CANDIDATES: Final = 250
+
+
+def _random_ice_string(length: int) -> str:
+    return "".join(secrets.choice(_ICE_CHARS) for _ in range(length))
+
+
+def _family(address: str) -> int:
+    return 6 if ":" in address else 4
+
+
+# -- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IceLocalCandidateEvent:
+    """A local candidate to signal (``candidate is None``: gathering is complete,
+    W3C's ``icecandidate`` with a null candidate)."""
+
+    candidate: Candidate | None
+    ufrag: str
+
+
+@dataclass(frozen=True, slots=True)
+class IceGatheringStateEvent:
+    state: GatheringState
+
+
+@dataclass(frozen=True, slots=True)
+class IceStateEvent:
+    state: IceState
+
+
+@dataclass(frozen=True, slots=True)
+class IceSelectedPairEvent:
+    """The pair that carries traffic changed (W3C ``selectedcandidatepairchange``)."""
+
+    local: Candidate
+    remote: Candidate
+
+
+@dataclass(frozen=True, slots=True)
+class IceCandidateErrorEvent:
+    """A STUN/TURN server could not be used (W3C ``icecandidateerror``)."""
+
+    address: str
+    port: int
+    url: str
+    error_code: int
+    error_text: str
+
+
+IceEvent = (
+    IceLocalCandidateEvent
+    | IceGatheringStateEvent
+    | IceStateEvent
+    | IceSelectedPairEvent
+    | IceCandidateErrorEvent
+)
+
+
+# -- candidates and pairs ---------------------------------------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class LocalCandidate:
+    """A local candidate and the socket address (``base``) it sends from."""
+
+    candidate: Candidate
+    base: Address
+
+    @property
+    def address(self) -> Address:
+        return (self.candidate.address, self.candidate.port)
+
+
+@dataclass(slots=True, eq=False)
+class RemoteCandidate:
+    candidate: Candidate
+
+    @property
+    def address(self) -> Address:
+        return (self.candidate.address, self.candidate.port)
+
+
+@dataclass(slots=True, eq=False)
+class CandidatePair:
+    """A local/remote pair on the check list, with the W3C candidate-pair statistics."""
+
+    local: LocalCandidate
+    remote: RemoteCandidate
+    priority: int
+    state: PairState = "frozen"
+    nominated: bool = False
+    #: Controlled side: the peer sent USE-CANDIDATE before our check succeeded.
+    nominate_on_success: bool = False
+    #: Local address the peer saw (XOR-MAPPED-ADDRESS), when it differs: prflx.
+    mapped: Address | None = None
+    requests_sent: int = 0
+    requests_received: int = 0
+    responses_sent: int = 0
+    responses_received: int = 0
+    consent_requests_sent: int = 0
+    packets_sent: int = 0
+    packets_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    current_round_trip_time: float | None = None
+    total_round_trip_time: float = 0.0
+    round_trip_samples: int = 0
+    last_packet_sent: float | None = None
+    last_packet_received: float | None = None
+    last_response: float | None = None
+    generation: int = 0
+    key: tuple[Address, Address] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = (self.local.base, self.remote.address)
+
+    @property
+    def foundation(self) -> tuple[str, str]:
+        return (self.local.candidate.foundation, self.remote.candidate.foundation)
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """Context of a connectivity-check transaction."""
+
+    pair: CandidatePair
+    nominating: bool
+    consent: bool
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Gather:
+    """Context of a server-reflexive gathering transaction."""
+
+    base: Address
+    server: Address
+    url: str
+
+
+_Context = _Check | _Gather
+
+
+class IceAgent:
+    """A full ICE agent for one component (rtcp-mux, bundle), sans-IO.
+
+    ``controlling``: the offerer is controlling (RFC 8445 §6.1.1); a role conflict
+    may flip it. ``stun_servers``: resolved ``(ip, port)`` addresses with the URL they
+    came from, for server-reflexive gathering. ``rng`` is for pacing jitter and
+    tie-breakers in tests; credentials always come from :mod:`secrets`.
+    """
+
+    def __init__(
+        self,
+        *,
+        controlling: bool,
+        rng: random.Random | None = None,
+        ufrag: str | None = None,
+        pwd: str | None = None,
+        stun_servers: Iterable[tuple[Address, str]] = (),
+        ta: float = 0.02,
+        check_rto: float = 0.25,
+        check_max_rto: float = 1.6,
+        nomination_delay: float = 0.1,
+        consent_interval: float = 1.0,
+        disconnected_timeout: float = 4.0,
+        failed_timeout: float = 30.0,
+        checking_timeout: float = 30.0,
+        tie_breaker: int | None = None,
+    ) -> None:
+        self.rng = rng if rng is not None else random.Random(secrets.randbits(64))
+        self.controlling = controlling
+        self.tie_breaker = tie_breaker if tie_breaker is not None else self.rng.getrandbits(64)
+        self.local_ufrag = ufrag if ufrag is not None else _random_ice_string(8)
+        self.local_pwd = pwd if pwd is not None else _random_ice_string(24)
+        self.remote_ufrag: str | None = None
+        self.remote_pwd: str | None = None
+        self.remote_lite = False
+        self.stun_servers = tuple(stun_servers)
+        self.ta = ta
+        self.nomination_delay = nomination_delay
+        self.consent_interval = consent_interval
+        self.disconnected_timeout = disconnected_timeout
+        self.failed_timeout = failed_timeout
+        self.checking_timeout = checking_timeout
+
+        self.state: IceState = "new"
+        self.gathering_state: GatheringState = "new"
+        self.local_candidates: list[LocalCandidate] = []
+        self.remote_candidates: list[RemoteCandidate] = []
+        self.pairs: list[CandidatePair] = []
+        self.selected: CandidatePair | None = None
+        self.remote_end_of_candidates = False
+        self.generation = 0
+
+        self._bases: list[Address] = []
+        self._host_done = False
+        self._pair_by_key: dict[tuple[Address, Address], CandidatePair] = {}
+        self._triggered: deque[CandidatePair] = deque()
+        self._transactions: TransactionTable[_Context] = TransactionTable(
+            rto=check_rto, max_rto=check_max_rto, rc=7, rm=8
+        )
+        self._gathers_pending = 0
+        self._transmits: deque[Datagram] = deque()
+        self._events: deque[IceEvent] = deque()
+        self._next_check: float | None = None
+        self._nominate_at: float | None = None
+        self._nominating: CandidatePair | None = None
+        self._next_consent: float | None = None
+        self._checking_since: float | None = None
+        self._previous_credentials: tuple[str, str] | None = None
+        self._restarting = False
+        # Early checks that arrived before the remote credentials were known.
+        self._early: list[CandidatePair] = []
+        self._interface_count = 0
+        self._closed = False
+        #: Counters of inputs the agent dropped (for stats and debugging).
+        self.dropped_malformed = 0
+        self.dropped_unauthenticated = 0
+        self.dropped_unknown_transaction = 0
+        self.ignored_remote_candidates = 0
+
+    # -- public: gathering --------------------------------------------------------------
+
+    @property
+    def local_credentials(self) -> tuple[str, str]:
+        return (self.local_ufrag, self.local_pwd)
+
+    def start_gathering(self, now: float) -> None:
+        """Gathering begins (W3C: ``setLocalDescription``). Host candidates follow
+        with :meth:`add_host_candidate`, then :meth:`end_of_host_candidates`."""
+        self._check_open()
+        if self.gathering_state != "gathering":
+            self._set_gathering("gathering")
+
+    def add_host_candidate(self, now: float, base: Address) -> Candidate:
+        """The shell bound a socket at ``base``: announce its host candidate now and
+        start server-reflexive gathering through it."""
+        self._check_open()
+        if self.gathering_state != "gathering":
+            self._set_gathering("gathering")
+        if base in self._bases:
+            raise ValueError(f"{base} is already a local candidate base")
+        self._bases.append(base)
+        interface_preference = max(0, 255 - self._interface_count)
+        self._interface_count += 1
+        local = self._make_host(base, interface_preference)
+        self._add_local(now, local)
+        for server, url in self.stun_servers:
+            if _family(server[0]) != _family(base[0]):
+                continue
+            request = StunMessage(
+                StunMethod.BINDING, StunClass.REQUEST, new_transaction_id(self.rng)
+            )
+            self._gathers_pending += 1
+            self._transactions.start(
+                now, request.serialize(fingerprint=True), _Gather(base, server, url), rto=0.5
+            )
+            self._flush_transactions()
+        return local.candidate
+
+    def end_of_host_candidates(self, now: float) -> None:
+        """Every local socket has been reported; gathering completes once every STUN
+        server has answered or timed out."""
+        self._host_done = True
+        self._maybe_gathering_complete()
+
+    def _make_host(self, base: Address, interface_preference: int) -> LocalCandidate:
+        ip, port = base
+        priority = candidate_priority("host", local_preference(ip, interface_preference))
+        candidate = Candidate(
+            candidate_foundation("host", ip, "udp"),
+            1,
+            "udp",
+            priority,
+            ip,
+            port,
+            "host",
+            extensions=self._candidate_extensions(),
+        )
+        return LocalCandidate(candidate, base)
+
+    def _candidate_extensions(self) -> tuple[tuple[str, str], ...]:
+        return (("generation", str(self.generation)), ("ufrag", self.local_ufrag))
+
+    def _add_local(self, now: float, local: LocalCandidate) -> None:
+        self.local_candidates.append(local)
+        self._events.append(IceLocalCandidateEvent(local.candidate, self.local_ufrag))
+        if local.candidate.type in ("host", "relay"):
+            for remote in self.remote_candidates:
+                self._add_pair(now, local, remote)
+
+    def _maybe_gathering_complete(self) -> None:
+        if self._host_done and self._gathers_pending == 0 and self.gathering_state == "gathering":
+            self._events.append(IceLocalCandidateEvent(None, self.local_ufrag))
+            self._set_gathering("complete")
+            self._update_state(None)
+
+    # -- public: remote side ---------------------------------------------------------------
+
+    def set_remote_credentials(
+        self, now: float, ufrag: str, pwd: str, *, lite: bool = False
+    ) -> None:
+        """The remote description's ``a=ice-ufrag``/``a=ice-pwd``. New values after
+        earlier ones mean the peer restarted ICE: remote candidates and pairs are
+        flushed (the selected pair keeps carrying traffic until a new one is chosen)."""
+        self._check_open()
+        if not ufrag or not pwd:
+            raise ValueError("remote ICE credentials need both ufrag and pwd")
+        if self.remote_ufrag is not None and (ufrag, pwd) != (self.remote_ufrag, self.remote_pwd):
+            self._flush_remote(now)
+        self.remote_ufrag, self.remote_pwd = ufrag, pwd
+        self.remote_lite = lite
+        if lite and not self.controlling:
+            # RFC 8445 §6.1.1: facing a lite agent, the full agent controls.
+            self._set_role(True)
+        early, self._early = self._early, []
+        for pair in early:
+            if pair in self.pairs and pair.state in ("waiting", "frozen"):
+                pair.state = "waiting"
+                self._triggered.append(pair)
+        self._schedule_checks(now)
+
+    def add_remote_candidate(self, now: float, candidate: Candidate | None) -> None:
+        """A trickled (or SDP) remote candidate; ``None`` is end-of-candidates."""
+        self._check_open()
+        if candidate is None:
+            self.remote_end_of_candidates = True
+            self._update_state(now)
+            return
+        if candidate.component != 1 or candidate.transport != "udp" or candidate.is_mdns:
+            # RTP/RTCP are muxed; TCP and mDNS candidates are not handled yet.
+            self.ignored_remote_candidates += 1
+            return
+        address = (candidate.address, candidate.port)
+        for existing in self.remote_candidates:
+            if existing.address == address:
+                if existing.candidate.type == "prflx":
+                    # Learnt from a check first; now signalled: keep the real type.
+                    existing.candidate = candidate
+                return
+        if len(self.remote_candidates) >= _MAX_REMOTE_CANDIDATES:
+            self.ignored_remote_candidates += 1
+            return
+        remote = RemoteCandidate(candidate)
+        self.remote_candidates.append(remote)
+        for local in self.local_candidates:
+            if local.candidate.type in ("host", "relay"):
+                self._add_pair(now, local, remote)
+        self._schedule_checks(now)
+        self._update_state(now)
+
+    # -- public: restart, close -----------------------------------------------------------
+
+    def restart(self, now: float, ufrag: str | None = None, pwd: str | None = None) -> None:
+        """Local ICE restart (§9): new credentials, candidates announced again under
+        them. The selected pair keeps carrying traffic until checks select a new one."""
+        self._check_open()
+        self._previous_credentials = (self.local_ufrag, self.local_pwd)
+        self.local_ufrag = ufrag if ufrag is not None else _random_ice_string(8)
+        self.local_pwd = pwd if pwd is not None else _random_ice_string(24)
+        self.generation += 1
+        self._restarting = True
+        old_locals = self.local_candidates
+        self.local_candidates = []
+        self._set_gathering("gathering")
+        for local in old_locals:
+            if local.candidate.type == "host":
+                fresh = Candidate(
+                    local.candidate.foundation,
+                    1,
+                    "udp",
+                    local.candidate.priority,
+                    local.candidate.address,
+                    local.candidate.port,
+                    "host",
+                    extensions=self._candidate_extensions(),
+                )
+                self._add_local(now, LocalCandidate(fresh, local.base))
+        for base in self._bases:
+            for server, url in self.stun_servers:
+                if _family(server[0]) != _family(base[0]):
+                    continue
+                request = StunMessage(
+                    StunMethod.BINDING, StunClass.REQUEST, new_transaction_id(self.rng)
+                )
+                self._gathers_pending += 1
+                self._transactions.start(
+                    now, request.serialize(fingerprint=True), _Gather(base, server, url), rto=0.5
+                )
+        self._flush_transactions()
+        self._maybe_gathering_complete()
+
+    def _flush_remote(self, now: float) -> None:
+        for pair in self.pairs:
+            if pair is not self.selected:
+                self._pair_by_key.pop(pair.key, None)
+        self.pairs = []
+        self.remote_candidates = []
+        self._triggered.clear()
+        self._early.clear()
+        self.remote_end_of_candidates = False
+        self._nominating = None
+        self._nominate_at = None
+        self._restarting = True
+        self._checking_since = now
+        if self.selected is not None:
+            # Traffic (and the state the user sees) stays on the old pair meanwhile.
+            self._pair_by_key[self.selected.key] = self.selected
+        else:
+            self._set_state("checking")
+
+    def close(self) -> None:
+        """Stop everything; nothing more is sent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._transactions.cancel_all()
+        self._transmits.clear()
+        self._next_check = self._nominate_at = self._next_consent = None
+        self._set_state("closed")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidStateError("the ICE agent is closed")
+
+    # -- public: data path ------------------------------------------------------------------
+
+    def send(self, data: bytes) -> bool:
+        """Queue application data on the selected pair. False (nothing queued) when no
+        pair is selected or consent has expired (RFC 7675 §5.1: stop sending)."""
+        pair = self.selected
+        if pair is None or self.state in ("failed", "closed"):
+            return False
+        pair.packets_sent += 1
+        pair.bytes_sent += len(data)
+        self._transmits.append(Datagram(pair.local.base, pair.remote.address, data))
+        return True
+
+    @property
+    def selected_route(self) -> tuple[Address, Address] | None:
+        """``(local base, remote address)`` of the selected pair, for a shell that
+        sends application data without going through :meth:`send`."""
+        pair = self.selected
+        if pair is None or self.state in ("failed", "closed"):
+            return None
+        return pair.key
+
+    def handle_datagram(self, now: float, datagram: Datagram) -> bytes | None:
+        """Feed one received datagram. STUN is consumed (``None``); anything else is
+        returned as application data, counted on its pair."""
+        data = datagram.data
+        if data and data[0] < 4 and is_stun(data):
+            if not self._closed:
+                self._handle_stun(now, datagram)
+            return None
+        pair = self.selected
+        if pair is None or pair.key != (datagram.dst, datagram.src):
+            pair = self._pair_by_key.get((datagram.dst, datagram.src))
+        if pair is not None:
+            pair.packets_received += 1
+            pair.bytes_received += len(data)
+            pair.last_packet_received = now
+        return data
+
+    def poll_transmit(self) -> Datagram | None:
+        return self._transmits.popleft() if self._transmits else None
+
+    def poll_event(self) -> IceEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def poll_timeout(self) -> float | None:
+        best = self._transactions.poll_timeout()
+        for deadline in (self._next_check, self._nominate_at, self._next_consent):
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        pair = self.selected
+        if pair is not None and pair.last_response is not None:
+            # Wake up to notice silence (disconnected) and consent expiry (failed).
+            if self.state in ("connected", "completed", "checking"):
+                deadline = pair.last_response + self.disconnected_timeout
+            elif self.state == "disconnected":
+                deadline = pair.last_response + self.failed_timeout
+            else:
+                deadline = None
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        elif self._checking_since is not None and self.state == "checking":
+            deadline = self._checking_since + self.checking_timeout
+            if best is None or deadline < best:
+                best = deadline
+        return best
+
+    def handle_timeout(self, now: float) -> None:
+        if self._closed:
+            return
+        self._transactions.handle_timeout(now)
+        self._flush_transactions()
+        if self._next_check is not None and now >= self._next_check:
+            self._next_check = None
+            self._send_next_check(now)
+        if self._nominate_at is not None and now >= self._nominate_at:
+            self._nominate_at = None
+            self._nominate(now)
+        if self._next_consent is not None and now >= self._next_consent:
+            self._next_consent = None
+            self._send_consent(now)
+        self._update_state(now)
+
+    # -- pairs and checks -----------------------------------------------------------------
+
+    def _pair_priority(self, local: Candidate, remote: Candidate) -> int:
+        if self.controlling:
+            return pair_priority(local.priority, remote.priority)
+        return pair_priority(remote.priority, local.priority)
+
+    def _add_pair(
+        self, now: float | None, local: LocalCandidate, remote: RemoteCandidate
+    ) -> CandidatePair | None:
+        if _family(local.base[0]) != _family(remote.address[0]):
+            return None
+        key = (local.base, remote.address)
+        existing = self._pair_by_key.get(key)
+        if existing is not None and existing in self.pairs:
+            return existing
+        if len(self.pairs) >= _MAX_PAIRS:
+            return None
+        pair = CandidatePair(
+            local,
+            remote,
+            self._pair_priority(local.candidate, remote.candidate),
+            generation=self.generation,
+        )
+        # §6.1.2.6: the first pair of a foundation starts Waiting, the rest Frozen.
+        if not any(p.foundation == pair.foundation and p.state != "failed" for p in self.pairs):
+            pair.state = "waiting"
+        if existing is not None and existing is self.selected:
+            # The selected pair survives a remote restart; the new generation reuses it.
+            pair = existing
+            pair.remote = remote
+            pair.state = "waiting"
+        self.pairs.append(pair)
+        self.pairs.sort(key=lambda p: p.priority, reverse=True)
+        self._pair_by_key[key] = pair
+        if self._checking_since is None and now is not None:
+            self._checking_since = now
+        return pair
+
+    def _schedule_checks(self, now: float) -> None:
+        if self._next_check is None and self.remote_pwd is not None and self.pairs:
+            self._next_check = now
+        if self.state == "new" and self.pairs and self.remote_pwd is not None:
+            self._set_state("checking")
+            if self._checking_since is None:
+                self._checking_since = now
+
+    def _send_next_check(self, now: float) -> None:
+        if self.remote_pwd is None:
+            return
+        pair: CandidatePair | None = None
+        while self._triggered:
+            candidate = self._triggered.popleft()
+            if candidate in self.pairs and candidate.state in ("waiting", "frozen", "failed"):
+                pair = candidate
+                break
+        if pair is None:
+            for candidate in self.pairs:
+                if candidate.state == "waiting":
+                    pair = candidate
+                    break
+        if pair is None:
+            for candidate in self.pairs:
+                if candidate.state == "frozen":
+                    pair = candidate
+                    break
+        if pair is None:
+            return  # nothing to do until something new arrives
+        self._start_check(now, pair, nominating=False)
+        # Ta pacing with a little jitter so two agents don't lock step.
+        self._next_check = now + self.ta * (0.9 + 0.2 * self.rng.random())
+
+    def _start_check(
+        self, now: float, pair: CandidatePair, *, nominating: bool, consent: bool = False
+    ) -> None:
+        assert self.remote_ufrag is not None and self.remote_pwd is not None
+        if not consent:
+            pair.state = "in-progress"
+        # PRIORITY: what a peer-reflexive candidate of ours would have (§7.1.1).
+        prflx_priority = candidate_priority("prflx", pair.local.candidate.priority >> 8 & 0xFFFF)
+        request = StunMessage(StunMethod.BINDING, StunClass.REQUEST, new_transaction_id(self.rng))
+        request.add(AttrType.USERNAME, f"{self.remote_ufrag}:{self.local_ufrag}")
+        request.add(AttrType.PRIORITY, prflx_priority)
+        if self.controlling:
+            request.add(AttrType.ICE_CONTROLLING, self.tie_breaker)
+            if nominating:
+                request.add(AttrType.USE_CANDIDATE)
+        else:
+            request.add(AttrType.ICE_CONTROLLED, self.tie_breaker)
+        data = request.serialize(short_term_key(self.remote_pwd), fingerprint=True)
+        context = _Check(pair, nominating, consent, self.generation)
+        if consent:
+            pair.consent_requests_sent += 1
+            self._transactions.start(now, data, context, rto=self.consent_interval)
+        else:
+            pair.requests_sent += 1
+            self._transactions.start(now, data, context)
+        pair.last_packet_sent = now
+        self._flush_transactions()
+
+    def _flush_transactions(self) -> None:
+        table = self._transactions
+        while (transmit := table.poll_transmit()) is not None:
+            context = transmit.context
+            if isinstance(context, _Gather):
+                self._transmits.append(Datagram(context.base, context.server, transmit.data))
+            else:
+                self._transmits.append(
+                    Datagram(context.pair.local.base, context.pair.remote.address, transmit.data)
+                )
+        while (event := table.poll_event()) is not None:
+            if isinstance(event, TransactionTimedOut):
+                self._on_timeout(event.context)
+
+    def _on_timeout(self, context: _Context) -> None:
+        if isinstance(context, _Gather):
+            self._gathers_pending -= 1
+            self._events.append(
+                IceCandidateErrorEvent(
+                    context.base[0],
+                    context.base[1],
+                    context.url,
+                    701,
+                    "STUN server did not answer",
+                )
+            )
+            self._maybe_gathering_complete()
+            return
+        pair = context.pair
+        if context.consent:
+            return  # consent is judged by the time since the last response
+        if context.generation == self.generation and pair.state == "in-progress":
+            pair.state = "failed"
+        if self._nominating is pair:
+            self._nominating = None
+            self._nominate_at = float("-inf")  # try the next best pair at once
+
+    # -- STUN input --------------------------------------------------------------------------
+
+    def _handle_stun(self, now: float, datagram: Datagram) -> None:
+        try:
+            message = StunMessage.parse(datagram.data)
+        except StunParseError:
+            self.dropped_malformed += 1
+            return
+        if message.method != StunMethod.BINDING:
+            self.dropped_malformed += 1
+            return
+        if message.msg_class == StunClass.REQUEST:
+            self._handle_request(now, datagram, message)
+        elif message.msg_class in (StunClass.SUCCESS, StunClass.ERROR):
+            self._handle_response(now, datagram, message)
+        # Binding indications are keepalives: nothing to do.
+
+    def _handle_request(self, now: float, datagram: Datagram, request: StunMessage) -> None:
+        # §7.3: authenticate with our password; USERNAME is "ours:theirs".
+        if datagram.dst not in self._bases:
+            self.dropped_unauthenticated += 1
+            return
+        username = request.username or ""
+        ours, _, _theirs = username.partition(":")
+        password = None
+        if ours == self.local_ufrag:
+            password = self.local_pwd
+        elif self._previous_credentials is not None and ours == self._previous_credentials[0]:
+            password = self._previous_credentials[1]
+        if not request.has_fingerprint or not request.check_fingerprint():
+            self.dropped_malformed += 1
+            return
+        if password is None or not request.check_integrity(short_term_key(password)):
+            # RFC 8489 §9.1.3: 401 without integrity (we cannot sign for a stranger).
+            self.dropped_unauthenticated += 1
+            self._send_error(datagram, request, 401, None)
+            return
+        key = short_term_key(password)
+        # §7.3.1.1 role conflicts.
+        theirs_controlling = request.ice_controlling
+        theirs_controlled = request.ice_controlled
+        if self.controlling and theirs_controlling is not None:
+            if self.tie_breaker >= theirs_controlling:
+                self._send_error(datagram, request, 487, password)
+                return
+            self._set_role(False)
+        elif not self.controlling and theirs_controlled is not None:
+            if self.tie_breaker >= theirs_controlled:
+                self._set_role(True)
+            else:
+                self._send_error(datagram, request, 487, password)
+                return
+        response = request.success_response([(AttrType.XOR_MAPPED_ADDRESS, datagram.src)])
+        self._transmits.append(
+            Datagram(datagram.dst, datagram.src, response.serialize(key, fingerprint=True))
+        )
+        if password != self.local_pwd:
+            return  # a check for the previous generation: answered, nothing more
+        pair = self._pair_for_request(now, datagram, request)
+        if pair is None:
+            return
+        pair.requests_received += 1
+        pair.responses_sent += 1
+        pair.last_packet_received = now
+        use_candidate = request.use_candidate and not self.controlling
+        # §7.3.1.4 triggered checks.
+        if pair.state == "succeeded":
+            if use_candidate:
+                self._nominate_pair(now, pair)
+        else:
+            if use_candidate:
+                pair.nominate_on_success = True
+            if pair.state != "in-progress":
+                pair.state = "waiting"
+                if self.remote_pwd is None:
+                    self._early.append(pair)
+                else:
+                    self._triggered.append(pair)
+                    self._schedule_checks(now)
+        self._update_state(now)
+
+    def _pair_for_request(
+        self, now: float, datagram: Datagram, request: StunMessage
+    ) -> CandidatePair | None:
+        pair = self._pair_by_key.get((datagram.dst, datagram.src))
+        if pair is not None and (pair in self.pairs or pair is self.selected):
+            return pair
+        # §7.3.1.3: an unknown source is a peer-reflexive remote candidate.
+        remote = next((r for r in self.remote_candidates if r.address == datagram.src), None)
+        if remote is None:
+            priority = request.priority or candidate_priority("prflx")
+            ip, port = datagram.src
+            remote = RemoteCandidate(
+                Candidate(
+                    candidate_foundation("prflx", ip, "udp", f"{self.rng.getrandbits(32)}"),
+                    1,
+                    "udp",
+                    priority,
+                    ip,
+                    port,
+                    "prflx",
+                )
+            )
+            self.remote_candidates.append(remote)
+        local = next(
+            (
+                c
+                for c in self.local_candidates
+                if c.base == datagram.dst and c.candidate.type == "host"
+            ),
+            None,
+        )
+        if local is None:
+            return None
+        return self._add_pair(now, local, remote)
+
+    def _send_error(
+        self, datagram: Datagram, request: StunMessage, code: int, password: str | None
+    ) -> None:
+        error = request.error_response(code)
+        key = short_term_key(password) if password is not None else None
+        self._transmits.append(
+            Datagram(datagram.dst, datagram.src, error.serialize(key, fingerprint=True))
+        )
+
+    def _handle_response(self, now: float, datagram: Datagram, response: StunMessage) -> None:
+        transaction = self._transactions.get(response.transaction_id)
+        if transaction is None:
+            self.dropped_unknown_transaction += 1
+            return
+        context = transaction.context
+        if isinstance(context, _Gather):
+            if datagram.src != context.server or datagram.dst != context.base:
+                self.dropped_unknown_transaction += 1
+                return
+            self._transactions.handle_response(now, response)
+            self._drain_responses()
+            self._on_gather_response(now, context, response)
+            return
+        pair = context.pair
+        assert self.remote_pwd is not None
+        if not response.check_integrity(short_term_key(self.remote_pwd)):
+            # Unsigned responses (even errors) could be forged: drop, let it time out.
+            self.dropped_unauthenticated += 1
+            return
+        self._transactions.handle_response(now, response)
+        rtt = self._drain_responses()
+        # §7.2.5.2.1: the response must come from where the request went.
+        if datagram.src != pair.remote.address or datagram.dst != pair.local.base:
+            if not context.consent:
+                pair.state = "failed"
+            return
+        if response.msg_class == StunClass.ERROR:
+            code = response.error_code
+            if code is not None and code.code == 487 and not context.consent:
+                # §7.2.5.1: switch role and retry the pair.
+                self._set_role(not self.controlling)
+                pair.state = "waiting"
+                self._triggered.append(pair)
+                self._schedule_checks(now)
+            elif not context.consent:
+                pair.state = "failed"
+            return
+        pair.responses_received += 1
+        pair.last_response = now
+        pair.last_packet_received = now
+        if rtt is not None:
+            pair.current_round_trip_time = rtt
+            pair.total_round_trip_time += rtt
+            pair.round_trip_samples += 1
+        mapped = response.xor_mapped_address
+        if mapped is not None and mapped != pair.local.address:
+            pair.mapped = mapped
+        if context.consent:
+            self._update_state(now)
+            return
+        if context.generation != self.generation and pair is not self.selected:
+            return
+        was_succeeded = pair.state == "succeeded"
+        pair.state = "succeeded"
+        if not was_succeeded:
+            # §7.2.5.3.3: unfreeze the pairs sharing the foundation.
+            for other in self.pairs:
+                if other.state == "frozen" and other.foundation == pair.foundation:
+                    other.state = "waiting"
+        if (
+            context.nominating
+            or pair.nominate_on_success
+            or (not self.controlling and self.remote_lite)
+        ):
+            self._nominate_pair(now, pair)
+        elif (
+            self.controlling
+            and self._nominating is None
+            and self._nominate_at is None
+            and (self.selected is None or self._restarting)
+        ):
+            self._nominate_at = now + self.nomination_delay
+        self._schedule_checks(now)
+        self._update_state(now)
+
+    def _drain_responses(self) -> float | None:
+        rtt = None
+        while (event := self._transactions.poll_event()) is not None:
+            if isinstance(event, TransactionResponse):
+                rtt = event.rtt
+            elif isinstance(event, TransactionTimedOut):
+                self._on_timeout(event.context)
+        return rtt
+
+    def _on_gather_response(self, now: float, context: _Gather, response: StunMessage) -> None:
+        self._gathers_pending -= 1
+        mapped = response.xor_mapped_address or response.mapped_address
+        if response.msg_class == StunClass.ERROR or mapped is None:
+            code = response.error_code
+            self._events.append(
+                IceCandidateErrorEvent(
+                    context.base[0],
+                    context.base[1],
+                    context.url,
+                    code.code if code is not None else 701,
+                    code.reason if code is not None else "no mapped address",
+                )
+            )
+        elif mapped != context.base and all(
+            (c.candidate.address, c.candidate.port) != mapped for c in self.local_candidates
+        ):
+            base_ip, base_port = context.base
+            local = next(c for c in self.local_candidates if c.base == context.base)
+            pref = local.candidate.priority >> 8 & 0xFFFF
+            candidate = Candidate(
+                candidate_foundation("srflx", base_ip, "udp", f"{context.server[0]}"),
+                1,
+                "udp",
+                candidate_priority("srflx", pref),
+                mapped[0],
+                mapped[1],
+                "srflx",
+                related_address=base_ip,
+                related_port=base_port,
+                extensions=self._candidate_extensions(),
+            )
+            self._add_local(now, LocalCandidate(candidate, context.base))
+        self._maybe_gathering_complete()
+
+    # -- nomination, selection, consent ------------------------------------------------------
+
+    def _nominate(self, now: float) -> None:
+        """Controlling side, regular nomination: re-check the best valid pair with
+        USE-CANDIDATE."""
+        if not self.controlling or self._nominating is not None:
+            return
+        best = next((p for p in self.pairs if p.state == "succeeded"), None)
+        if best is None:
+            return
+        self._nominating = best
+        self._start_check(now, best, nominating=True)
+
+    def _nominate_pair(self, now: float, pair: CandidatePair) -> None:
+        pair.nominated = True
+        pair.nominate_on_success = False
+        if self._nominating is pair:
+            self._nominating = None
+        current = self.selected
+        if (
+            current is None
+            or self._restarting
+            or current.state != "succeeded"
+            or pair.priority > current.priority
+            or current not in self.pairs
+        ):
+            self._select(now, pair)
+
+    def _select(self, now: float, pair: CandidatePair) -> None:
+        changed = pair is not self.selected
+        self.selected = pair
+        if self._restarting:
+            self._restarting = False
+            self._previous_credentials = None
+        if pair.last_response is None:
+            pair.last_response = now
+        # §8.1.2: nothing lower than the selected pair is worth checking any more.
+        for other in self.pairs:
+            if other.state in ("waiting", "frozen") and other.priority < pair.priority:
+                other.state = "failed"
+        if changed:
+            local = pair.local.candidate
+            if pair.mapped is not None:
+                ip, port = pair.mapped
+                local = Candidate(
+                    candidate_foundation("prflx", ip, "udp"),
+                    1,
+                    "udp",
+                    candidate_priority("prflx"),
+                    ip,
+                    port,
+                    "prflx",
+                )
+            self._events.append(IceSelectedPairEvent(local, pair.remote.candidate))
+        if self._next_consent is None:
+            self._schedule_consent(now)
+
+    def _schedule_consent(self, now: float) -> None:
+        # RFC 7675 §5.1: randomised interval, 0.8-1.2 of the base.
+        self._next_consent = now + self.consent_interval * (0.8 + 0.4 * self.rng.random())
+
+    def _send_consent(self, now: float) -> None:
+        pair = self.selected
+        if pair is None or self.state in ("failed", "closed") or self.remote_pwd is None:
+            return
+        self._start_check(now, pair, nominating=False, consent=True)
+        self._schedule_consent(now)
+
+    def _set_role(self, controlling: bool) -> None:
+        if controlling == self.controlling:
+            return
+        self.controlling = controlling
+        for pair in self.pairs:
+            pair.priority = self._pair_priority(pair.local.candidate, pair.remote.candidate)
+        self.pairs.sort(key=lambda p: p.priority, reverse=True)
+
+    # -- states ---------------------------------------------------------------------------
+
+    def _set_state(self, state: IceState) -> None:
+        if state == self.state:
+            return
+        if state not in _ICE_TRANSITIONS[self.state]:
+            raise AssertionError(f"ICE state {self.state} -> {state} is not allowed")
+        self.state = state
+        self._events.append(IceStateEvent(state))
+
+    def _set_gathering(self, state: GatheringState) -> None:
+        if state == self.gathering_state:
+            return
+        if state not in _GATHERING_TRANSITIONS[self.gathering_state]:
+            raise AssertionError(f"gathering state {self.gathering_state} -> {state}")
+        self.gathering_state = state
+        self._events.append(IceGatheringStateEvent(state))
+
+    def _checks_finished(self) -> bool:
+        return all(p.state in ("succeeded", "failed") for p in self.pairs)
+
+    def _update_state(self, now: float | None) -> None:
+        if self._closed:
+            return
+        pair = self.selected
+        if pair is not None and pair.last_response is not None and now is not None:
+            silent = now - pair.last_response
+            if silent >= self.failed_timeout:
+                self._set_state("failed")
+                return
+            if silent >= self.disconnected_timeout:
+                self._set_state("disconnected")
+                return
+        if pair is not None:
+            if (
+                self._checks_finished()
+                and self.remote_end_of_candidates
+                and self.gathering_state == "complete"
+                and not self._restarting
+            ):
+                if self.state not in ("connected", "completed"):
+                    # Code written for browsers waits for "connected": never skip it.
+                    self._set_state("connected")
+                self._set_state("completed")
+            else:
+                self._set_state("connected")
+            return
+        if self.state == "new":
+            return
+        all_failed = bool(self.pairs) and all(p.state == "failed" for p in self.pairs)
+        timed_out = (
+            now is not None
+            and self._checking_since is not None
+            and now - self._checking_since >= self.checking_timeout
+            and not any(p.state in ("in-progress", "succeeded") for p in self.pairs)
+        )
+        if (
+            all_failed and self.remote_end_of_candidates and self.gathering_state == "complete"
+        ) or timed_out:
+            self._set_state("failed")
+        elif self.state == "failed" and not all_failed:
+            self._set_state("checking")
