@@ -320,6 +320,7 @@ class IceAgent:
         self._early: list[CandidatePair] = []
         self._interface_count = 0
         self._closed = False
+        self._consent_revoked = False
         #: Counters of inputs the agent dropped (for stats and debugging).
         self.dropped_malformed = 0
         self.dropped_unauthenticated = 0
@@ -467,6 +468,7 @@ class IceAgent:
         self.local_pwd = pwd if pwd is not None else _random_ice_string(24)
         self.generation += 1
         self._restarting = True
+        self._consent_revoked = False
         old_locals = self.local_candidates
         self.local_candidates = []
         self._set_gathering("gathering")
@@ -515,6 +517,18 @@ class IceAgent:
             self._pair_by_key[self.selected.key] = self.selected
         else:
             self._set_state("checking")
+
+    def revoke_consent(self, now: float) -> None:
+        """The peer closed authenticatedly (e.g. DTLS close_notify): consent is revoked
+        at once (RFC 7675 §5.2). Nothing more is sent; the state passes through
+        ``disconnected`` to ``failed``."""
+        if self._closed or self.state in ("failed", "new"):
+            return
+        self._consent_revoked = True
+        self._next_consent = None
+        if self.state != "disconnected":
+            self._set_state("disconnected")
+        self._set_state("failed")
 
     def close(self) -> None:
         """Stop everything; nothing more is sent."""
@@ -1093,7 +1107,7 @@ class IceAgent:
         return all(p.state in ("succeeded", "failed") for p in self.pairs)
 
     def _update_state(self, now: float | None) -> None:
-        if self._closed:
+        if self._closed or self._consent_revoked:
             return
         pair = self.selected
         if pair is not None and pair.last_response is not None and now is not None:

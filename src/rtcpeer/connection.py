@@ -1,0 +1,327 @@
+"""One peer connection's transports, composed: ICE → DTLS → SCTP → data channels.
+
+:class:`Connection` is sans-IO like its layers. It owns one ICE agent (bundle: every
+m-section shares it), one DTLS transport and, once DTLS is up and a data channel
+section was negotiated, one SCTP association and the data channels on it. It
+demultiplexes what ICE hands up (RFC 7983: DTLS is 20..63, RTP/RTCP 128..191), moves
+bytes between the layers after every input, and re-emits every layer's events in one
+queue, in the order they happened.
+
+The asyncio shell feeds it datagrams and timeouts and sends what
+:meth:`Connection.poll_transmit` returns; JSEP tells it what was negotiated
+(:meth:`set_remote_ice`, :meth:`start_dtls`, :meth:`start_sctp`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from datetime import datetime
+from typing import Final, Literal
+
+from rtcpeer.datagram import Datagram
+from rtcpeer.dtls.certificate import Certificate
+from rtcpeer.dtls.transport import DtlsErrorEvent, DtlsEvent, DtlsStateChangeEvent, DtlsTransport
+from rtcpeer.ice.agent import IceAgent, IceEvent, IceSelectedPairEvent
+from rtcpeer.ice.candidate import Candidate
+from rtcpeer.sctp import events as sctp_events
+from rtcpeer.sctp.association import Association
+from rtcpeer.sctp.datachannel import ChannelEvent, DataChannels
+
+__all__ = ["Connection", "ConnectionEvent", "SctpStateEvent"]
+
+SctpState = Literal["connecting", "connected", "closed"]
+
+# SCTP packets ride in DTLS records; the records must fit the path MTU (DTLS 1.2
+# AES-GCM adds 13 + 8 + 16 = 37 bytes; ChaCha20 less). Measured at handshake when
+# possible, this is the fallback.
+_DTLS_OVERHEAD: Final = 48
+
+
+class SctpStateEvent:
+    """The SCTP transport's W3C state changed (``connecting``/``connected``/``closed``)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: SctpState) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"SctpStateEvent({self.state!r})"
+
+
+ConnectionEvent = IceEvent | DtlsEvent | ChannelEvent | SctpStateEvent
+
+
+class Connection:
+    """ICE, DTLS, SCTP and data channels of one peer connection, sans-IO."""
+
+    def __init__(
+        self,
+        *,
+        controlling: bool,
+        certificate: Certificate,
+        wall_time: datetime,
+        rng: random.Random | None = None,
+        ice: IceAgent | None = None,
+        mtu: int = 1200,
+        max_message_size: int = 262144,
+    ) -> None:
+        self.rng = rng if rng is not None else random.Random()
+        self.ice = ice if ice is not None else IceAgent(controlling=controlling, rng=self.rng)
+        self.dtls = DtlsTransport(certificate, wall_time=wall_time, mtu=mtu)
+        self.channels = DataChannels()
+        self.sctp: Association | None = None
+        self.sctp_state: SctpState | None = None
+        self.mtu = mtu
+        self.max_message_size = max_message_size
+        self._dtls_role: Literal["client", "server"] | None = None
+        self._sctp_ports: tuple[int, int] | None = None
+        self._remote_max_message_size: int | None = None
+        self._events: deque[ConnectionEvent] = deque()
+        self._closed = False
+        #: Datagrams that were neither STUN nor DTLS (RTP before media lands), dropped.
+        self.dropped_unknown = 0
+
+    # -- negotiation inputs --------------------------------------------------------------
+
+    def set_remote_ice(
+        self,
+        now: float,
+        ufrag: str,
+        pwd: str,
+        candidates: list[Candidate] = (),  # type: ignore[assignment]
+        *,
+        lite: bool = False,
+        end_of_candidates: bool = False,
+    ) -> None:
+        self.ice.set_remote_credentials(now, ufrag, pwd, lite=lite)
+        for candidate in candidates:
+            self.ice.add_remote_candidate(now, candidate)
+        if end_of_candidates:
+            self.ice.add_remote_candidate(now, None)
+        self._pump(now)
+
+    def start_dtls(
+        self,
+        now: float,
+        role: Literal["client", "server"],
+        remote_fingerprints: list[tuple[str, str]],
+    ) -> None:
+        """The answer fixed our DTLS role (``a=setup``). A server waits for the
+        ClientHello; a client starts once ICE has a pair."""
+        self.dtls.set_remote_fingerprints(remote_fingerprints)
+        if self._dtls_role is not None:
+            return  # renegotiation keeps the transport
+        self._dtls_role = role
+        self.channels.set_dtls_role(role)
+        if role == "server" or self.ice.selected is not None:
+            self.dtls.start(now, role)
+        self._pump(now)
+
+    def start_sctp(
+        self, now: float, local_port: int, remote_port: int, remote_max_message_size: int | None
+    ) -> None:
+        """A data channel section was negotiated: run SCTP once DTLS is connected."""
+        if self._sctp_ports is None:
+            self._sctp_ports = (local_port, remote_port)
+            self._remote_max_message_size = remote_max_message_size
+            self._set_sctp_state("connecting")
+        self._maybe_start_sctp(now)
+        self._pump(now)
+
+    def _maybe_start_sctp(self, now: float) -> None:
+        if (
+            self.sctp is not None
+            or self._sctp_ports is None
+            or self.dtls.state != "connected"
+            or self._dtls_role is None
+        ):
+            return
+        cleartext = self.dtls.cleartext_mtu
+        sctp_mtu = cleartext if cleartext is not None else self.mtu - _DTLS_OVERHEAD
+        local_port, remote_port = self._sctp_ports
+        self.sctp = Association(
+            rng=self.rng,
+            local_port=local_port,
+            remote_port=remote_port,
+            mtu=sctp_mtu,
+            max_message_size=self.max_message_size,
+        )
+        self.channels.attach(self.sctp, self._dtls_role, self._remote_max_message_size)
+        # RFC 8841 §10.2: the DTLS client initiates; the server answers.
+        if self._dtls_role == "client":
+            self.sctp.connect(now)
+
+    # -- I/O ------------------------------------------------------------------------------
+
+    def handle_datagram(self, now: float, datagram: Datagram) -> None:
+        data = self.ice.handle_datagram(now, datagram)
+        if data is not None and not self._closed:
+            first = data[0] if data else 0
+            if 19 < first < 64:
+                self.dtls.handle_receive(now, data)
+            else:
+                self.dropped_unknown += 1
+        self._pump(now)
+
+    def handle_datagrams(self, now: float, datagrams: list[Datagram]) -> None:
+        """A batch from one socket wake-up: process all, then move bytes once."""
+        ice = self.ice
+        dtls = self.dtls
+        for datagram in datagrams:
+            data = ice.handle_datagram(now, datagram)
+            if data is not None and not self._closed:
+                first = data[0] if data else 0
+                if 19 < first < 64:
+                    dtls.handle_receive(now, data)
+                    if self.sctp is not None:
+                        # Feed SCTP as records arrive so its SACK logic sees packets one by one.
+                        while (record := dtls.poll_data()) is not None:
+                            self.sctp.handle_receive(now, record)
+                else:
+                    self.dropped_unknown += 1
+        self._pump(now)
+
+    def handle_timeout(self, now: float) -> None:
+        self.ice.handle_timeout(now)
+        self.dtls.handle_timeout(now)
+        if self.sctp is not None:
+            self.sctp.handle_timeout(now)
+        self._pump(now)
+
+    def poll_timeout(self) -> float | None:
+        best = self.ice.poll_timeout()
+        for deadline in (
+            self.dtls.poll_timeout(),
+            self.sctp.poll_timeout() if self.sctp is not None else None,
+        ):
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
+
+    def poll_transmit(self) -> Datagram | None:
+        return self.ice.poll_transmit()
+
+    def poll_event(self) -> ConnectionEvent | None:
+        return self._events.popleft() if self._events else None
+
+    # -- user operations --------------------------------------------------------------------
+
+    def pump(self, now: float) -> None:
+        """Move bytes after a user operation (send, create, close on a channel)."""
+        self._pump(now)
+
+    def close(self, now: float) -> None:
+        """Close everything (W3C ``close()``): channels closed, SCTP ABORT, DTLS
+        close_notify, ICE stopped, with the final packets queued for sending."""
+        if self._closed:
+            return
+        self._closed = True
+        self.channels.close_all()
+        if self.sctp is not None:
+            self.sctp.abort(now, "peer connection closed")
+            self._move_sctp(now)
+        self.dtls.close()
+        self._move_dtls()
+        transmits = list(self._drain_ice())
+        self.ice.close()
+        self._final_transmits = deque(transmits)
+        self._set_sctp_state("closed")
+        self._events.clear()
+
+    def poll_final_transmit(self) -> Datagram | None:
+        """After :meth:`close`: the goodbye datagrams (ABORT, close_notify) to send."""
+        final: deque[Datagram] | None = getattr(self, "_final_transmits", None)
+        return final.popleft() if final else None
+
+    def _drain_ice(self) -> list[Datagram]:
+        out = []
+        while (datagram := self.ice.poll_transmit()) is not None:
+            out.append(datagram)
+        return out
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _pump(self, now: float) -> None:
+        if self._closed:
+            return
+        for _ in range(64):  # converges in one or two rounds; bounded to be safe
+            progressed = False
+            while (ice_event := self.ice.poll_event()) is not None:
+                progressed = True
+                self._events.append(ice_event)
+                if isinstance(ice_event, IceSelectedPairEvent):
+                    self._on_selected(now)
+            dtls = self.dtls
+            sctp = self.sctp
+            while (record := dtls.poll_data()) is not None:
+                progressed = True
+                if sctp is not None:
+                    sctp.handle_receive(now, record)
+            while (dtls_event := dtls.poll_event()) is not None:
+                progressed = True
+                self._events.append(dtls_event)
+                self._on_dtls_event(now, dtls_event)
+            if self._move_sctp(now):
+                progressed = True
+            while (channel_event := self.channels.poll_event()) is not None:
+                progressed = True
+                self._events.append(channel_event)
+            if self._move_dtls():
+                progressed = True
+            if not progressed:
+                return
+
+    def _move_sctp(self, now: float) -> bool:
+        sctp = self.sctp
+        if sctp is None:
+            return False
+        moved = False
+        dtls = self.dtls
+        can_send = dtls.state == "connected"
+        while (packet := sctp.poll_transmit()) is not None:
+            moved = True
+            if can_send:
+                dtls.send(packet)
+        while (event := sctp.poll_event()) is not None:
+            moved = True
+            if isinstance(event, sctp_events.Connected):
+                self._set_sctp_state("connected")
+            elif isinstance(event, (sctp_events.Closed, sctp_events.Aborted)):
+                self._set_sctp_state("closed")
+            self.channels.handle_event(now, event)
+        return moved
+
+    def _move_dtls(self) -> bool:
+        moved = False
+        ice = self.ice
+        dtls = self.dtls
+        while (datagram := dtls.poll_transmit()) is not None:
+            moved = True
+            ice.send(datagram)
+        return moved
+
+    def _on_selected(self, now: float) -> None:
+        if self._dtls_role == "client" and self.dtls.state == "new":
+            self.dtls.start(now, "client")
+
+    def _on_dtls_event(self, now: float, event: DtlsEvent) -> None:
+        if isinstance(event, DtlsStateChangeEvent):
+            if event.state == "connected":
+                self._maybe_start_sctp(now)
+            elif event.state == "closed":
+                # The peer sent close_notify: consent is revoked (RFC 7675 §5.2).
+                self.ice.revoke_consent(now)
+                if self.sctp is not None:
+                    self.sctp.abort(now, "DTLS closed by the peer")
+            elif event.state == "failed" and self.sctp is not None:
+                self.sctp.abort(now, "DTLS failed")
+        elif isinstance(event, DtlsErrorEvent):
+            pass
+
+    def _set_sctp_state(self, state: SctpState) -> None:
+        if state == self.sctp_state or self.sctp_state == "closed":
+            return
+        self.sctp_state = state
+        self._events.append(SctpStateEvent(state))

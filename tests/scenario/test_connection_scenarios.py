@@ -1,0 +1,196 @@
+"""ICE + DTLS + SCTP + data channels, two Connections in simulated time."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from rtcpeer.dtls.transport import DtlsStateChangeEvent
+from rtcpeer.sctp.datachannel import (
+    ChannelAnnounced,
+    ChannelClosed,
+    ChannelMessage,
+    ChannelOpened,
+)
+from rtcpeer.testing import GilbertElliott, Simulator
+from tests.scenario.connections import Node, connect_pair
+
+
+def channel_messages(node: Node, label: str) -> list[str | bytes]:
+    return [e.data for e in node.of(ChannelMessage) if e.channel.label == label]  # type: ignore[attr-defined]
+
+
+def test_handshake_and_chat() -> None:
+    sim = Simulator(seed=1)
+    a, b = connect_pair(sim, {"latency": 0.02})
+    chat = a.conn.channels.create(sim.now, "chat", ordered=True, max_retransmits=10)
+    assert chat.state == "connecting"
+    assert sim.run_until(lambda: chat.state == "open", timeout=10.0)
+    assert [e.state for e in a.of(DtlsStateChangeEvent)] == ["connecting", "connected"]  # type: ignore[attr-defined]
+    assert sim.run_until(lambda: bool(b.of(ChannelAnnounced)), timeout=5.0)
+    (announced,) = b.of(ChannelAnnounced)
+    remote = announced.channel  # type: ignore[attr-defined]
+    assert (remote.label, remote.ordered, remote.max_retransmits) == ("chat", True, 10)
+    assert remote.id == chat.id and chat.id is not None and chat.id % 2 == 1  # DTLS server: odd
+    a.conn.channels.send(sim.now, chat, "Hello Bob!")
+    a.conn.channels.send(sim.now, chat, b"\x00binary")
+    a.conn.channels.send(sim.now, chat, "")
+    a.conn.channels.send(sim.now, chat, b"")
+    a.conn.pump(sim.now)
+    assert sim.run_until(lambda: len(channel_messages(b, "chat")) == 4, timeout=5.0)
+    assert channel_messages(b, "chat") == ["Hello Bob!", b"\x00binary", "", b""]
+    b.conn.channels.send(sim.now, remote, "Hello Alice!")
+    b.conn.pump(sim.now)
+    assert sim.run_until(lambda: channel_messages(a, "chat") == ["Hello Alice!"], timeout=5.0)
+
+
+def transfer(sim: Simulator, a: Node, b: Node, total: int, size: int, **options: object) -> bytes:
+    """Send ``total`` bytes in ``size`` messages with bufferedAmount flow control;
+    return what b received, concatenated."""
+    b.bulk_labels.add("bulk")
+    channel = a.conn.channels.create(sim.now, "bulk", **options)  # type: ignore[arg-type]
+    assert sim.run_until(lambda: channel.state == "open", timeout=20.0)
+    payload = hashlib.sha256(b"seed").digest() * (total // 32 + 1)
+    payload = payload[:total]
+    offset = 0
+    high = 1 << 20
+
+    def feed() -> None:
+        nonlocal offset
+        while offset < total and a.conn.channels.buffered_amount(channel) < high:
+            a.conn.channels.send(sim.now, channel, payload[offset : offset + size])
+            offset += size
+        a.conn.pump(sim.now)
+        a.drain(sim.now)
+
+    received = lambda: b.received_bytes.get("bulk", 0)  # noqa: E731
+    while received() < total:
+        feed()
+        assert sim.run_until(
+            lambda: (
+                received() >= total
+                or (offset < total and a.conn.channels.buffered_amount(channel) < high // 2)
+            ),
+            timeout=120.0,
+        ), f"stalled at {received()} of {total} bytes"
+    return b"".join(b.bulk["bulk"]), payload
+
+
+def test_ten_megabytes_byte_exact_under_5_percent_loss() -> None:
+    sim = Simulator(seed=2)
+    a, b = connect_pair(sim, {"latency": 0.01, "loss": 0.05})
+    got, sent = transfer(sim, a, b, 10_000_000, 65536)  # type: ignore[misc]
+    assert got == sent
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        {"latency": 0.02, "burst": GilbertElliott(p=0.02, r=0.3)},
+        {"latency": 0.02, "jitter": 0.01, "reorder": 0.05},
+        {"latency": 0.01, "duplicate": 0.05},
+    ],
+    ids=["burst-loss", "reordering", "duplication"],
+)
+def test_reliable_transfer_under_impairments(link: dict[str, object]) -> None:
+    sim = Simulator(seed=3)
+    a, b = connect_pair(sim, link)  # type: ignore[arg-type]
+    got, sent = transfer(sim, a, b, 2_000_000, 16384)  # type: ignore[misc]
+    assert got == sent
+
+
+def test_unordered_no_retransmits_delivers_what_arrives_without_stalling() -> None:
+    sim = Simulator(seed=4)
+    a, b = connect_pair(sim, {"latency": 0.01})
+    channel = a.conn.channels.create(sim.now, "lossy", ordered=False, max_retransmits=0)
+    assert sim.run_until(
+        lambda: channel.state == "open" and bool(b.of(ChannelOpened)), timeout=10.0
+    )
+    for host in sim.hosts:
+        host.uplink.loss = 0.2
+    for i in range(500):
+        a.conn.channels.send(sim.now, channel, i.to_bytes(4, "big") * 100)
+        a.conn.pump(sim.now)
+        a.drain(sim.now)
+        sim.run(0.002)
+    sim.run(2.0)
+    got = channel_messages(b, "lossy")
+    assert 250 < len(got) < 500  # lost ones are not retransmitted...
+    numbers = [int.from_bytes(m[:4], "big") for m in got if isinstance(m, bytes)]
+    assert numbers[-1] >= 480  # ...and later ones are not held back by them
+
+
+def test_sixty_four_channels_and_id_reuse_after_close() -> None:
+    sim = Simulator(seed=5)
+    a, b = connect_pair(sim, {"latency": 0.005})
+    channels = [a.conn.channels.create(sim.now, f"c{i}") for i in range(64)]
+    assert sim.run_until(lambda: all(c.state == "open" for c in channels), timeout=10.0)
+    assert len({c.id for c in channels}) == 64
+    for c in channels:
+        a.conn.channels.send(sim.now, c, c.label)
+    a.conn.pump(sim.now)
+    assert sim.run_until(lambda: len(b.of(ChannelMessage)) == 64, timeout=10.0)
+    assert sorted(e.data for e in b.of(ChannelMessage)) == sorted(f"c{i}" for i in range(64))  # type: ignore[attr-defined]
+    first = channels[0]
+    first_id = first.id
+    a.conn.channels.close(sim.now, first)
+    a.conn.pump(sim.now)
+    assert first.state == "closing"
+    assert sim.run_until(lambda: first.state == "closed", timeout=10.0)
+    remote_first = next(e.channel for e in b.of(ChannelAnnounced) if e.channel.label == "c0")  # type: ignore[attr-defined]
+    assert sim.run_until(lambda: remote_first.state == "closed", timeout=10.0)
+    assert any(e.channel is remote_first for e in b.of(ChannelClosed))  # type: ignore[attr-defined]
+    again = a.conn.channels.create(sim.now, "again")
+    assert again.id == first_id  # the lowest free id of our parity is reused
+
+
+def test_graceful_close_delivers_everything_queued() -> None:
+    sim = Simulator(seed=6)
+    a, b = connect_pair(sim, {"latency": 0.02, "loss": 0.02})
+    channel = a.conn.channels.create(sim.now, "c")
+    assert sim.run_until(lambda: channel.state == "open", timeout=10.0)
+    for i in range(200):
+        a.conn.channels.send(sim.now, channel, i.to_bytes(2, "big") * 500)
+    a.conn.channels.close(sim.now, channel)  # close right after queueing
+    a.conn.pump(sim.now)
+    assert sim.run_until(lambda: channel.state == "closed", timeout=60.0)
+    got = channel_messages(b, "c")
+    assert [int.from_bytes(m[:2], "big") for m in got if isinstance(m, bytes)] == list(range(200))
+
+
+def test_send_before_open_and_oversize_raise_w3c_errors() -> None:
+    from rtcpeer.errors import InvalidStateError
+
+    sim = Simulator(seed=7)
+    a, b = connect_pair(sim)
+    channel = a.conn.channels.create(sim.now, "c")
+    with pytest.raises(InvalidStateError):
+        a.conn.channels.send(sim.now, channel, "too early")
+    assert sim.run_until(lambda: channel.state == "open", timeout=10.0)
+    with pytest.raises(TypeError, match="max-message-size"):
+        a.conn.channels.send(sim.now, channel, bytes(262145))
+    with pytest.raises(TypeError):
+        a.conn.channels.create(sim.now, "x", max_retransmits=1, max_packet_lifetime=1)
+    with pytest.raises(TypeError):
+        a.conn.channels.create(sim.now, "x", negotiated=True)
+
+
+def test_close_is_seen_by_the_remote_promptly() -> None:
+    sim = Simulator(seed=8)
+    a, b = connect_pair(sim, {"latency": 0.02})
+    channel = a.conn.channels.create(sim.now, "c")
+    assert sim.run_until(
+        lambda: channel.state == "open" and bool(b.of(ChannelOpened)), timeout=10.0
+    )
+    closed_at = sim.now
+    a.conn.close(sim.now)
+    host_a = next(h for h in sim.hosts if h.name == "a")
+    while (d := a.conn.poll_final_transmit()) is not None:
+        host_a.uplink.send(sim.now, d)
+    assert sim.run_until(lambda: b.conn.ice.state == "failed", timeout=5.0)
+    assert sim.now - closed_at < 1.0
+    remote = b.of(ChannelOpened)[0].channel  # type: ignore[attr-defined]
+    assert remote.state == "closed"
+    ice_states = [e.state for e in b.events if type(e).__name__ == "IceStateEvent"]  # type: ignore[attr-defined]
+    assert ice_states[-2:] == ["disconnected", "failed"]
