@@ -163,7 +163,7 @@ def test_send_before_open_and_oversize_raise_w3c_errors() -> None:
     from rtcpeer.errors import InvalidStateError
 
     sim = Simulator(seed=7)
-    a, b = connect_pair(sim)
+    a, _b = connect_pair(sim)
     channel = a.conn.channels.create(sim.now, "c")
     with pytest.raises(InvalidStateError):
         a.conn.channels.send(sim.now, channel, "too early")
