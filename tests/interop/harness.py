@@ -473,10 +473,10 @@ class CandidateRelay:
     async def _run(self) -> None:
         while True:
             candidate = await self.source.candidates.get()
-            if candidate is not None and candidate.get("candidate"):
-                if not _is_loopback_candidate(candidate["candidate"]):
-                    self.filtered += 1
-                    continue
+            text = candidate.get("candidate") if candidate is not None else None
+            if text and not _is_loopback_candidate(text):
+                self.filtered += 1
+                continue
             await self.remote_set.wait()
             await self.sink.add_ice_candidate(candidate)
             self.relayed.append(candidate)
