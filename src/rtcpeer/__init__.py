@@ -8,6 +8,17 @@ and hand back bytes, events and deadlines; see DESIGN.md.
 
 from __future__ import annotations
 
+from rtcpeer.aio.configuration import RTCConfiguration, RTCIceServer
+from rtcpeer.aio.datachannel import MessageEvent, RTCDataChannel, RTCDataChannelEvent, RTCErrorEvent
+from rtcpeer.aio.peerconnection import (
+    RTCIceCandidate,
+    RTCPeerConnection,
+    RTCPeerConnectionIceErrorEvent,
+    RTCPeerConnectionIceEvent,
+    RTCSessionDescription,
+)
+from rtcpeer.aio.stats import RTCStats, RTCStatsReport
+from rtcpeer.dtls.certificate import Certificate as RTCCertificate
 from rtcpeer.errors import (
     DOMException,
     InvalidAccessError,
@@ -24,6 +35,20 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DOMException",
+    "MessageEvent",
+    "RTCCertificate",
+    "RTCConfiguration",
+    "RTCDataChannel",
+    "RTCDataChannelEvent",
+    "RTCErrorEvent",
+    "RTCIceCandidate",
+    "RTCIceServer",
+    "RTCPeerConnection",
+    "RTCPeerConnectionIceErrorEvent",
+    "RTCPeerConnectionIceEvent",
+    "RTCSessionDescription",
+    "RTCStats",
+    "RTCStatsReport",
     "InvalidAccessError",
     "InvalidModificationError",
     "InvalidStateError",

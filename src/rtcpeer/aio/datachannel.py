@@ -1,0 +1,157 @@
+"""W3C ``RTCDataChannel`` over the sans-IO data channel core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rtcpeer.aio.events import EventTarget
+from rtcpeer.errors import RTCError
+from rtcpeer.sctp.datachannel import Channel
+
+if TYPE_CHECKING:
+    from rtcpeer.aio.peerconnection import RTCPeerConnection
+
+__all__ = ["MessageEvent", "RTCDataChannel", "RTCDataChannelEvent", "RTCErrorEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """``message``: ``data`` is ``str`` for text messages and ``bytes`` for binary."""
+
+    type: str
+    data: str | bytes
+    target: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class RTCDataChannelEvent:
+    """``datachannel`` on the peer connection: ``channel`` is the new channel."""
+
+    type: str
+    channel: RTCDataChannel
+    target: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class RTCErrorEvent:
+    type: str
+    error: RTCError
+    target: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    type: str
+    target: Any = None
+
+
+class RTCDataChannel(EventTarget):
+    """A bidirectional message channel (W3C webrtc-pc §6.2).
+
+    Create with ``pc.createDataChannel(label, ...)`` or receive in ``ondatachannel``.
+    ``send(str)`` arrives as ``str``, ``send(bytes)`` as ``bytes``.
+    """
+
+    _event_types: ClassVar[frozenset[str]] = frozenset(
+        {"open", "message", "bufferedamountlow", "error", "closing", "close"}
+    )
+
+    def __init__(self, pc: RTCPeerConnection, channel: Channel) -> None:
+        super().__init__()
+        self._pc = pc
+        self._channel = channel
+        self._binary_type = "arraybuffer"
+
+    # -- attributes ---------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        return self._channel.label
+
+    @property
+    def ordered(self) -> bool:
+        return self._channel.ordered
+
+    @property
+    def maxPacketLifeTime(self) -> int | None:
+        return self._channel.max_packet_lifetime
+
+    @property
+    def maxRetransmits(self) -> int | None:
+        return self._channel.max_retransmits
+
+    @property
+    def protocol(self) -> str:
+        return self._channel.protocol
+
+    @property
+    def negotiated(self) -> bool:
+        return self._channel.negotiated
+
+    @property
+    def id(self) -> int | None:
+        return self._channel.id
+
+    @property
+    def readyState(self) -> str:
+        return self._channel.state
+
+    @property
+    def bufferedAmount(self) -> int:
+        """Bytes given to :meth:`send` and not yet sent on the wire."""
+        return self._pc._connection.channels.buffered_amount(self._channel)
+
+    @property
+    def bufferedAmountLowThreshold(self) -> int:
+        return self._channel.low_threshold
+
+    @bufferedAmountLowThreshold.setter
+    def bufferedAmountLowThreshold(self, value: int) -> None:
+        self._pc._connection.channels.set_buffered_amount_low_threshold(self._channel, value)
+
+    @property
+    def binaryType(self) -> str:
+        """Binary messages are always ``bytes`` in Python; kept for browser code."""
+        return self._binary_type
+
+    @binaryType.setter
+    def binaryType(self, value: str) -> None:
+        if value not in ("arraybuffer", "blob"):
+            raise ValueError("binaryType is 'arraybuffer' or 'blob'")
+        self._binary_type = value
+
+    @property
+    def priority(self) -> str:
+        return "low"
+
+    # -- methods ------------------------------------------------------------------------
+
+    def send(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Queue a message. ``InvalidStateError`` unless ``open``; ``TypeError`` if
+        larger than the peer's max-message-size."""
+        pc = self._pc
+        pc._connection.channels.send(pc._driver_now(), self._channel, data)
+        pc._kick()
+
+    def close(self) -> None:
+        """Start the closing procedure (``closing`` now, ``close`` event later)."""
+        pc = self._pc
+        if pc._closed:
+            return
+        pc._connection.channels.close(pc._driver_now(), self._channel)
+        pc._kick()
+
+    # -- dispatch from the peer connection -------------------------------------------------
+
+    def _fire(self, type_: str) -> None:
+        self.dispatchEvent(_Event(type_, self))
+
+    def _fire_message(self, data: str | bytes) -> None:
+        self.dispatchEvent(MessageEvent("message", data, self))
+
+    def _fire_error(self, error: RTCError) -> None:
+        self.dispatchEvent(RTCErrorEvent("error", error, self))
+
+    def __repr__(self) -> str:
+        return f"<RTCDataChannel {self.label!r} id={self.id} {self.readyState}>"

@@ -1,0 +1,855 @@
+"""W3C ``RTCPeerConnection`` (webrtc-pc §4) for asyncio.
+
+The object a browser programmer knows, with the same names and semantics: offers and
+answers (explicit, implicit and rollback), trickle ICE, the three state machines,
+data channels, ``getStats()``, ICE restart and ``close()``. It is a thin shell: JSEP
+is :class:`~rtcpeer.sdp.jsep.JsepSession`, transports are
+:class:`~rtcpeer.connection.Connection`, both sans-IO; this module runs them on the
+event loop and turns their events into W3C events.
+
+Media (tracks, transceivers carrying RTP) is not implemented yet: transceivers are
+negotiated in SDP but no RTP flows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Generator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from rtcpeer.aio.configuration import RTCConfiguration, check_update, parse_configuration
+from rtcpeer.aio.datachannel import RTCDataChannel, RTCDataChannelEvent
+from rtcpeer.aio.driver import ConnectionDriver
+from rtcpeer.aio.events import EventTarget
+from rtcpeer.aio.stats import RTCStatsReport, collect_stats
+from rtcpeer.connection import Connection, ConnectionEvent, SctpStateEvent
+from rtcpeer.dtls.certificate import Certificate
+from rtcpeer.dtls.transport import DtlsErrorEvent, DtlsStateChangeEvent
+from rtcpeer.errors import InvalidStateError, OperationError
+from rtcpeer.ice.agent import (
+    IceAgent,
+    IceCandidateErrorEvent,
+    IceGatheringStateEvent,
+    IceLocalCandidateEvent,
+    IceSelectedPairEvent,
+    IceStateEvent,
+)
+from rtcpeer.ice.candidate import Candidate, CandidateParseError
+from rtcpeer.sctp.datachannel import (
+    Channel,
+    ChannelAnnounced,
+    ChannelBufferedAmountLow,
+    ChannelClosed,
+    ChannelClosing,
+    ChannelError,
+    ChannelMessage,
+    ChannelOpened,
+)
+from rtcpeer.sdp.jsep import Applied, JsepSession, TransportInfo
+
+__all__ = [
+    "RTCIceCandidate",
+    "RTCPeerConnection",
+    "RTCPeerConnectionIceErrorEvent",
+    "RTCPeerConnectionIceEvent",
+    "RTCSessionDescription",
+]
+
+logger = logging.getLogger("rtcpeer")
+
+_ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _ice_string(length: int) -> str:
+    return "".join(secrets.choice(_ICE_CHARS) for _ in range(length))
+
+
+@dataclass(frozen=True, slots=True)
+class RTCSessionDescription:
+    """``{type, sdp}``; also readable as a mapping (``desc["sdp"]``) so code that
+    passes it around as JSON works."""
+
+    type: str
+    sdp: str = ""
+
+    def toJSON(self) -> dict[str, str]:
+        return {"type": self.type, "sdp": self.sdp}
+
+    def __getitem__(self, key: str) -> str:
+        if key == "type":
+            return self.type
+        if key == "sdp":
+            return self.sdp
+        raise KeyError(key)
+
+    def keys(self) -> tuple[str, str]:
+        return ("type", "sdp")
+
+
+@dataclass(frozen=True, slots=True)
+class RTCIceCandidate:
+    """W3C ``RTCIceCandidate``: ``candidate`` is the ``candidate:...`` string
+    (``""`` is end-of-candidates), with the m-section it belongs to."""
+
+    candidate: str = ""
+    sdpMid: str | None = None
+    sdpMLineIndex: int | None = None
+    usernameFragment: str | None = None
+
+    def _parsed(self) -> Candidate | None:
+        return Candidate.parse(self.candidate) if self.candidate else None
+
+    @property
+    def address(self) -> str | None:
+        parsed = self._parsed()
+        return parsed.address if parsed else None
+
+    @property
+    def port(self) -> int | None:
+        parsed = self._parsed()
+        return parsed.port if parsed else None
+
+    @property
+    def type(self) -> str | None:
+        parsed = self._parsed()
+        return parsed.type if parsed else None
+
+    @property
+    def protocol(self) -> str | None:
+        parsed = self._parsed()
+        return parsed.transport if parsed else None
+
+    @property
+    def priority(self) -> int | None:
+        parsed = self._parsed()
+        return parsed.priority if parsed else None
+
+    @property
+    def foundation(self) -> str | None:
+        parsed = self._parsed()
+        return parsed.foundation if parsed else None
+
+    def toJSON(self) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate,
+            "sdpMid": self.sdpMid,
+            "sdpMLineIndex": self.sdpMLineIndex,
+            "usernameFragment": self.usernameFragment,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        return self.toJSON()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.toJSON().get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class RTCPeerConnectionIceEvent:
+    """``icecandidate``: ``candidate`` is ``None`` once gathering is complete."""
+
+    type: str
+    candidate: RTCIceCandidate | None
+    target: Any = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RTCPeerConnectionIceErrorEvent:
+    """``icecandidateerror``: a STUN/TURN server could not be used."""
+
+    type: str
+    address: str | None
+    port: int | None
+    url: str
+    errorCode: int
+    errorText: str
+    target: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    type: str
+    target: Any = None
+
+
+class _Done:
+    """What ``close()`` returns: nothing to wait for, but ``await pc.close()`` works."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+def _description_from(value: Any) -> tuple[str, str]:
+    if isinstance(value, RTCSessionDescription):
+        return value.type, value.sdp
+    if isinstance(value, Mapping):
+        sdp_type = value.get("type")
+        if not isinstance(sdp_type, str):
+            raise TypeError("a description needs 'type' (offer, answer, pranswer or rollback)")
+        sdp = value.get("sdp") or ""
+        if not isinstance(sdp, str):
+            raise TypeError("a description's 'sdp' is a string")
+        return sdp_type, sdp
+    if hasattr(value, "type") and hasattr(value, "sdp"):  # e.g. aiortc's description
+        return str(value.type), str(value.sdp or "")
+    raise TypeError(
+        f"expected a {{'type', 'sdp'}} dict or RTCSessionDescription, got {type(value).__name__}"
+    )
+
+
+class RTCPeerConnection(EventTarget):
+    """A WebRTC peer connection (W3C webrtc-pc §4.4).
+
+    ``configuration`` is a dict shaped like the JavaScript one or an
+    :class:`~rtcpeer.aio.configuration.RTCConfiguration`.
+    """
+
+    _event_types: ClassVar[frozenset[str]] = frozenset(
+        {
+            "negotiationneeded",
+            "icecandidate",
+            "icecandidateerror",
+            "signalingstatechange",
+            "iceconnectionstatechange",
+            "icegatheringstatechange",
+            "connectionstatechange",
+            "track",
+            "datachannel",
+        }
+    )
+
+    def __init__(self, configuration: RTCConfiguration | Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self._configuration = parse_configuration(configuration)
+        config = self._configuration
+        self._rng = random.Random(secrets.randbits(64))
+        wall = datetime.now(UTC)
+        if config.certificates:
+            certificate = config.certificates[0]
+            if not isinstance(certificate, Certificate):
+                certificate = getattr(certificate, "_certificate", certificate)
+        else:
+            certificate = Certificate.generate(not_before=wall)
+        self._certificate: Certificate = certificate
+        self._agent = IceAgent(controlling=True, rng=self._rng)
+        self._connection = Connection(
+            controlling=True,
+            certificate=certificate,
+            wall_time=wall,
+            rng=self._rng,
+            ice=self._agent,
+        )
+        self._jsep = JsepSession(
+            fingerprints=certificate.get_fingerprints(),
+            ice_ufrag=self._agent.local_ufrag,
+            ice_pwd=self._agent.local_pwd,
+            rng=self._rng,
+            bundle_policy=config.bundlePolicy,  # type: ignore[arg-type]
+        )
+        self._driver: ConnectionDriver | None = None
+        self._chain = asyncio.Lock()
+        self._operations = 0
+        self._closed = False
+        self._ice_connection_state = "new"
+        self._ice_gathering_state = "new"
+        self._connection_state = "new"
+        self._gathering_started = False
+        self._transport: TransportInfo | None = None
+        self._channels: dict[int, RTCDataChannel] = {}  # id(core Channel) -> wrapper
+        self._negotiation_needed = False
+        self._negotiation_event_queued = False
+        self._restart_requested = False
+        self._pending_restart: tuple[str, str] | None = None
+        self._end_of_candidates_pending = False
+        self._selected_pair_changed = 0
+        self._remote_trickle: bool | None = None
+        self._stun_servers_resolved = False
+
+    # -- attributes ---------------------------------------------------------------------
+
+    def _description(self, value: Any) -> RTCSessionDescription | None:
+        if value is None:
+            return None
+        return RTCSessionDescription(value.type, value.sdp)
+
+    @property
+    def localDescription(self) -> RTCSessionDescription | None:
+        return self._description(self._jsep.local_description)
+
+    @property
+    def remoteDescription(self) -> RTCSessionDescription | None:
+        return self._description(self._jsep.remote_description)
+
+    @property
+    def currentLocalDescription(self) -> RTCSessionDescription | None:
+        return self._description(self._jsep.current_local_description)
+
+    @property
+    def pendingLocalDescription(self) -> RTCSessionDescription | None:
+        return self._description(self._jsep.pending_local_description)
+
+    @property
+    def currentRemoteDescription(self) -> RTCSessionDescription | None:
+        return self._description(self._jsep.current_remote_description)
+
+    @property
+    def pendingRemoteDescription(self) -> RTCSessionDescription | None:
+        return self._description(self._jsep.pending_remote_description)
+
+    @property
+    def signalingState(self) -> str:
+        return "closed" if self._closed else self._jsep.signaling_state
+
+    @property
+    def iceGatheringState(self) -> str:
+        return self._ice_gathering_state
+
+    @property
+    def iceConnectionState(self) -> str:
+        return self._ice_connection_state
+
+    @property
+    def connectionState(self) -> str:
+        return self._connection_state
+
+    @property
+    def canTrickleIceCandidates(self) -> bool | None:
+        return self._remote_trickle
+
+    @property
+    def sctp(self) -> Any:
+        """The SCTP transport's state as a small object (``state``, ``maxMessageSize``),
+        ``None`` until a data channel section is negotiated."""
+        if self._connection.sctp_state is None:
+            return None
+        return _SctpTransportView(self)
+
+    def getConfiguration(self) -> RTCConfiguration:
+        return self._configuration
+
+    def setConfiguration(self, configuration: Mapping[str, Any] | RTCConfiguration) -> None:
+        self._check_not_closed()
+        self._configuration = check_update(self._configuration, parse_configuration(configuration))
+
+    # -- driver -------------------------------------------------------------------------
+
+    def _ensure_driver(self) -> ConnectionDriver:
+        if self._driver is None:
+            self._driver = ConnectionDriver(self._connection, self._on_connection_event)
+        return self._driver
+
+    def _driver_now(self) -> float:
+        if self._driver is not None:
+            return self._driver.now()
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return time.monotonic()
+
+    def _kick(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: work happens once one runs
+        self._ensure_driver().schedule()
+
+    def _check_not_closed(self) -> None:
+        if self._closed:
+            raise InvalidStateError("the RTCPeerConnection is closed")
+
+    # -- offer / answer -----------------------------------------------------------------
+
+    async def createOffer(
+        self, options: Mapping[str, Any] | None = None, *, iceRestart: bool = False
+    ) -> RTCSessionDescription:
+        """An offer for the current transceivers and data channels (W3C §4.4.1.6)."""
+        self._check_not_closed()
+        restart = iceRestart or bool((options or {}).get("iceRestart")) or self._restart_requested
+        async with self._chain:
+            self._check_not_closed()
+            if restart and self._pending_restart is None:
+                self._pending_restart = (_ice_string(8), _ice_string(24))
+                self._jsep.restart_ice(*self._pending_restart)
+            sdp = self._jsep.create_offer(ice_restart=restart)
+            return RTCSessionDescription("offer", sdp)
+
+    async def createAnswer(self, options: Mapping[str, Any] | None = None) -> RTCSessionDescription:
+        self._check_not_closed()
+        async with self._chain:
+            self._check_not_closed()
+            if self._jsep.signaling_state not in ("have-remote-offer", "have-local-pranswer"):
+                raise InvalidStateError(
+                    f"createAnswer() needs a remote offer; signalingState is {self.signalingState}"
+                )
+            return RTCSessionDescription("answer", self._jsep.create_answer())
+
+    async def setLocalDescription(self, description: Any = None) -> None:
+        """Apply our offer or answer; with no argument, create the right one (implicit)."""
+        self._check_not_closed()
+        self._ensure_driver()
+        async with self._chain:
+            self._check_not_closed()
+            sdp_type: str
+            if description is None:
+                sdp_type, sdp = self._jsep.implicit_type(), ""
+            else:
+                sdp_type, sdp = _description_from(description)
+            if sdp_type in ("offer", "answer", "pranswer") and not sdp:
+                if sdp_type == "offer":
+                    if self._restart_requested and self._pending_restart is None:
+                        self._pending_restart = (_ice_string(8), _ice_string(24))
+                        self._jsep.restart_ice(*self._pending_restart)
+                    sdp = self._jsep.create_offer(ice_restart=self._pending_restart is not None)
+                else:
+                    sdp = self._jsep.create_answer()
+            applied = self._jsep.set_local_description(sdp_type, sdp)
+            await self._apply(applied)
+
+    async def setRemoteDescription(self, description: Any) -> None:
+        self._check_not_closed()
+        self._ensure_driver()
+        sdp_type, sdp = _description_from(description)
+        async with self._chain:
+            self._check_not_closed()
+            applied = self._jsep.set_remote_description(sdp_type, sdp)
+            if sdp_type != "rollback" and sdp:
+                self._remote_trickle = any(
+                    line.startswith("a=ice-options:") and "trickle" in line.split(":", 1)[1].split()
+                    for line in sdp.splitlines()
+                )
+            await self._apply(applied)
+
+    async def addIceCandidate(self, candidate: Any = None) -> None:
+        """Add a remote candidate; ``None`` (or an empty candidate) is end-of-candidates."""
+        self._check_not_closed()
+        if isinstance(candidate, RTCIceCandidate):
+            init = candidate.toJSON()
+        elif candidate is None:
+            init = {"candidate": ""}
+        elif isinstance(candidate, Mapping):
+            init = dict(candidate)
+        elif hasattr(candidate, "candidate") or hasattr(candidate, "sdpMid"):
+            init = {
+                "candidate": getattr(candidate, "candidate", ""),
+                "sdpMid": getattr(candidate, "sdpMid", None),
+                "sdpMLineIndex": getattr(candidate, "sdpMLineIndex", None),
+            }
+        else:
+            raise TypeError("addIceCandidate takes an RTCIceCandidate, a dict or None")
+        async with self._chain:
+            self._check_not_closed()
+            if self._jsep.remote_description is None:
+                raise InvalidStateError(
+                    "addIceCandidate() before setRemoteDescription(): queue candidates until "
+                    "the remote description is set"
+                )
+            text = init.get("candidate") or ""
+            mid = init.get("sdpMid")
+            index = init.get("sdpMLineIndex")
+            if not text and mid is None and index is None:
+                mid = self._transport.id if self._transport is not None else None
+                index = 0 if mid is None else None
+            remote = self._jsep.add_remote_candidate(text, mid, index, init.get("usernameFragment"))
+            now = self._driver_now()
+            if not text:
+                self._agent.add_remote_candidate(now, None)
+            else:
+                try:
+                    parsed = Candidate.parse(remote.candidate)
+                except CandidateParseError as exc:
+                    raise OperationError(f"the candidate could not be parsed: {exc}") from None
+                if self._transport is None or remote.transport_id == self._transport.id:
+                    self._agent.add_remote_candidate(now, parsed)
+            self._connection.pump(now)
+            self._ensure_driver().service()
+
+    def restartIce(self) -> None:
+        """Ask for an ICE restart in the next offer; fires ``negotiationneeded``."""
+        self._check_not_closed()
+        self._restart_requested = True
+        self._update_negotiation_needed()
+
+    # -- applying what JSEP decided ---------------------------------------------------------
+
+    async def _apply(self, applied: Applied) -> None:
+        now = self._driver_now()
+        for _state in applied.signaling_states:
+            self.dispatchEvent(_Event("signalingstatechange", self))
+        if applied.transports:
+            info = applied.transports[0]
+            self._transport = info
+            if len(applied.transports) > 1:
+                logger.warning(
+                    "the peer did not bundle: only the first transport (%s) is used", info.id
+                )
+            agent = self._agent
+            if agent.state == "new" and not agent.pairs:
+                agent.controlling = info.ice_controlling
+            if applied.local_ice_restart and self._pending_restart is not None:
+                agent.restart(now, *self._pending_restart)
+                self._pending_restart = None
+                self._restart_requested = False
+            if not applied.remote and not self._gathering_started:
+                await self._start_gathering()
+            if info.remote_ufrag and info.remote_pwd:
+                if (info.remote_ufrag, info.remote_pwd) != (agent.remote_ufrag, agent.remote_pwd):
+                    agent.set_remote_credentials(
+                        now, info.remote_ufrag, info.remote_pwd, lite=info.remote_ice_lite
+                    )
+                for remote in info.remote_candidates:
+                    if not remote.candidate:
+                        agent.add_remote_candidate(now, None)
+                        continue
+                    try:
+                        agent.add_remote_candidate(now, Candidate.parse(remote.candidate))
+                    except CandidateParseError:
+                        logger.debug("ignoring an unparsable candidate in the SDP")
+                if info.remote_end_of_candidates:
+                    agent.add_remote_candidate(now, None)
+            if info.dtls_role is not None and info.remote_fingerprints:
+                fingerprints = [(f.algorithm, f.value) for f in info.remote_fingerprints]
+                self._connection.start_dtls(now, info.dtls_role, fingerprints)
+        if applied.remote and applied.remote_ice_restart and self._pending_restart is None:
+            # The peer restarted ICE: our answer needs new credentials too.
+            self._pending_restart = (_ice_string(8), _ice_string(24))
+            try:
+                self._jsep.restart_ice(*self._pending_restart)
+            except ValueError:
+                self._pending_restart = None
+        sctp = applied.sctp
+        if (
+            sctp is not None
+            and sctp.remote_port is not None
+            and self._transport is not None
+            and self._connection.sctp is None
+        ):
+            self._connection.start_sctp(
+                now, sctp.local_port, sctp.remote_port, sctp.remote_max_message_size
+            )
+        self._connection.pump(now)
+        self._ensure_driver().service()
+        if self._jsep.signaling_state == "stable":
+            self._update_negotiation_needed()
+
+    async def _start_gathering(self) -> None:
+        self._gathering_started = True
+        driver = self._ensure_driver()
+        agent = self._agent
+        now = driver.now()
+        await self._resolve_stun_servers()
+        agent.start_gathering(now)
+        for ip in self._configuration.resolved_host_addresses():
+            try:
+                base = driver.bind(ip)
+            except OSError as exc:
+                logger.warning("cannot bind a socket on %s: %s", ip, exc)
+                continue
+            if self._configuration.iceTransportPolicy == "relay":
+                continue  # sockets exist for TURN; host candidates are not offered
+            agent.add_host_candidate(now, base)
+        agent.end_of_host_candidates(now)
+        self._connection.pump(now)
+        # Candidates fire after setLocalDescription resolves, as in the browser.
+        driver.schedule()
+
+    async def _resolve_stun_servers(self) -> None:
+        if self._stun_servers_resolved:
+            return
+        self._stun_servers_resolved = True
+        loop = asyncio.get_running_loop()
+        servers = []
+        for server in self._configuration.iceServers:
+            for url in server.parsed:
+                if url.is_turn or url.transport != "udp":
+                    continue  # TURN and STUN over TLS are not implemented yet
+                host = url.host
+                try:
+                    ipaddress.ip_address(host)
+                    addresses = [host]
+                except ValueError:
+                    try:
+                        infos = await loop.getaddrinfo(host, url.port, type=2)
+                    except OSError as exc:
+                        self.dispatchEvent(
+                            RTCPeerConnectionIceErrorEvent(
+                                "icecandidateerror", None, None, str(url), 701, f"DNS: {exc}", self
+                            )
+                        )
+                        continue
+                    addresses = sorted({str(info[4][0]) for info in infos})
+                for address in addresses:
+                    servers.append(((address, url.port), str(url)))
+        self._agent.stun_servers = tuple(servers)
+
+    # -- negotiationneeded ---------------------------------------------------------------------
+
+    def _update_negotiation_needed(self) -> None:
+        if self._closed:
+            return
+        if self._jsep.signaling_state != "stable":
+            return
+        needed = self._restart_requested or self._jsep.negotiation_needed()
+        if not needed:
+            self._negotiation_needed = False
+            return
+        if self._negotiation_needed:
+            return
+        self._negotiation_needed = True
+        if self._negotiation_event_queued:
+            return
+        self._negotiation_event_queued = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._negotiation_event_queued = False
+            self._negotiation_needed = False  # fired once a loop runs the next update
+            return
+        loop.call_soon(self._fire_negotiation_needed)
+
+    def _fire_negotiation_needed(self) -> None:
+        self._negotiation_event_queued = False
+        if self._closed or not self._negotiation_needed:
+            return
+        if self._chain.locked() or self._jsep.signaling_state != "stable":
+            # W3C: retried when the chain empties / state returns to stable.
+            self._negotiation_needed = False
+            return
+        self.dispatchEvent(_Event("negotiationneeded", self))
+
+    # -- data channels ---------------------------------------------------------------------------
+
+    def createDataChannel(
+        self,
+        label: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        ordered: bool | None = None,
+        maxRetransmits: int | None = None,
+        maxPacketLifeTime: int | None = None,
+        protocol: str | None = None,
+        negotiated: bool | None = None,
+        id: int | None = None,
+    ) -> RTCDataChannel:
+        """A new data channel (W3C §6.1). Options as keywords or as a dict."""
+        self._check_not_closed()
+        merged: dict[str, Any] = dict(options or {})
+        for key, value in (
+            ("ordered", ordered),
+            ("maxRetransmits", maxRetransmits),
+            ("maxPacketLifeTime", maxPacketLifeTime),
+            ("protocol", protocol),
+            ("negotiated", negotiated),
+            ("id", id),
+        ):
+            if value is not None:
+                merged[key] = value
+        unknown = set(merged) - {
+            "ordered",
+            "maxRetransmits",
+            "maxPacketLifeTime",
+            "protocol",
+            "negotiated",
+            "id",
+            "priority",
+        }
+        if unknown:
+            raise TypeError(f"unknown data channel options: {', '.join(sorted(unknown))}")
+        core = self._connection.channels.create(
+            self._driver_now(),
+            str(label),
+            ordered=bool(merged.get("ordered", True)),
+            max_retransmits=merged.get("maxRetransmits"),
+            max_packet_lifetime=merged.get("maxPacketLifeTime"),
+            protocol=str(merged.get("protocol", "")),
+            negotiated=bool(merged.get("negotiated", False)),
+            id=merged.get("id"),
+        )
+        channel = self._wrap(core)
+        self._jsep.want_data_channel()
+        self._update_negotiation_needed()
+        self._kick()
+        return channel
+
+    def _wrap(self, core: Channel) -> RTCDataChannel:
+        wrapper = self._channels.get(id(core))
+        if wrapper is None:
+            wrapper = RTCDataChannel(self, core)
+            self._channels[id(core)] = wrapper
+        return wrapper
+
+    # -- stats ---------------------------------------------------------------------------------
+
+    async def getStats(self, selector: Any = None) -> RTCStatsReport:
+        """W3C ``getStats()``: an :class:`RTCStatsReport` (id -> stats)."""
+        self._check_not_closed()
+        return collect_stats(self, time.time() * 1000.0)
+
+    # -- media (negotiation only) ------------------------------------------------------------------
+
+    def getTransceivers(self) -> list[Any]:
+        return list(self._jsep.transceivers)
+
+    def getSenders(self) -> list[Any]:
+        return []
+
+    def getReceivers(self) -> list[Any]:
+        return []
+
+    # -- close ---------------------------------------------------------------------------------------
+
+    def close(self) -> Awaitable[None]:
+        """Close now (W3C §4.4.1.6 close): every state becomes ``closed`` at once and
+        no more events fire; goodbyes (SCTP ABORT, DTLS close_notify) are sent.
+        Returns an awaitable so ``await pc.close()`` also works."""
+        if self._closed:
+            return _Done()
+        self._closed = True
+        self._jsep.close()
+        for wrapper in self._channels.values():
+            wrapper._channel.state = "closed"
+        if self._driver is not None:
+            self._driver.close()
+        else:
+            self._connection.close(self._driver_now())
+        self._ice_connection_state = "closed"
+        self._connection_state = "closed"
+        return _Done()
+
+    # -- events from the connection -------------------------------------------------------------
+
+    def _on_connection_event(self, event: ConnectionEvent) -> None:
+        if self._closed:
+            return
+        if isinstance(event, IceLocalCandidateEvent):
+            self._on_local_candidate(event)
+        elif isinstance(event, IceGatheringStateEvent):
+            self._ice_gathering_state = event.state
+            self.dispatchEvent(_Event("icegatheringstatechange", self))
+            if event.state == "complete" and self._end_of_candidates_pending:
+                self._end_of_candidates_pending = False
+                self.dispatchEvent(RTCPeerConnectionIceEvent("icecandidate", None, self))
+        elif isinstance(event, IceStateEvent):
+            if event.state != self._ice_connection_state:
+                self._ice_connection_state = event.state
+                self.dispatchEvent(_Event("iceconnectionstatechange", self))
+            self._update_connection_state()
+        elif isinstance(event, IceSelectedPairEvent):
+            self._selected_pair_changed += 1
+        elif isinstance(event, IceCandidateErrorEvent):
+            self.dispatchEvent(
+                RTCPeerConnectionIceErrorEvent(
+                    "icecandidateerror",
+                    event.address,
+                    event.port,
+                    event.url,
+                    event.error_code,
+                    event.error_text,
+                    self,
+                )
+            )
+        elif isinstance(event, DtlsStateChangeEvent):
+            self._update_connection_state()
+        elif isinstance(event, DtlsErrorEvent):
+            logger.warning("DTLS failed: %s", event.error)
+        elif isinstance(event, ChannelAnnounced):
+            channel = self._wrap(event.channel)
+            self.dispatchEvent(RTCDataChannelEvent("datachannel", channel, self))
+        elif isinstance(event, ChannelOpened):
+            self._wrap(event.channel)._fire("open")
+        elif isinstance(event, ChannelMessage):
+            self._wrap(event.channel)._fire_message(event.data)
+        elif isinstance(event, ChannelBufferedAmountLow):
+            self._wrap(event.channel)._fire("bufferedamountlow")
+        elif isinstance(event, ChannelClosing):
+            self._wrap(event.channel)._fire("closing")
+        elif isinstance(event, ChannelError):
+            self._wrap(event.channel)._fire_error(event.error)
+        elif isinstance(event, ChannelClosed):
+            wrapper = self._wrap(event.channel)
+            wrapper._fire("close")
+        elif isinstance(event, SctpStateEvent):
+            pass
+
+    def _on_local_candidate(self, event: IceLocalCandidateEvent) -> None:
+        info = self._transport
+        mid = info.id if info is not None else "0"
+        index = self._mline_index(mid)
+        if event.candidate is None:
+            self._jsep.add_local_candidate("", mid)
+            self._end_of_candidates_pending = True
+            return
+        text = event.candidate.serialize()
+        self._jsep.add_local_candidate(text, mid)
+        self.dispatchEvent(
+            RTCPeerConnectionIceEvent(
+                "icecandidate",
+                RTCIceCandidate(text, mid, index, event.ufrag),
+                self,
+            )
+        )
+
+    def _mline_index(self, mid: str) -> int:
+        local = self._jsep.local_description
+        if local is None:
+            return 0
+        index = 0
+        for line in local.sdp.split("\n"):
+            if line.startswith("m="):
+                index += 1
+            elif line.strip() == f"a=mid:{mid}":
+                return index - 1
+        return 0
+
+    def _update_connection_state(self) -> None:
+        if self._closed:
+            return
+        ice = self._ice_connection_state
+        dtls = self._connection.dtls.state
+        if ice == "failed" or dtls == "failed":
+            state = "failed"
+        elif ice == "disconnected":
+            state = "disconnected"
+        elif ice in ("new", "closed") and dtls in ("new", "closed"):
+            state = "new"
+        elif ice in ("new", "checking") or dtls in ("new", "connecting"):
+            state = "connecting"
+        else:
+            state = "connected"
+        if state != self._connection_state:
+            self._connection_state = state
+            self.dispatchEvent(_Event("connectionstatechange", self))
+
+    def __repr__(self) -> str:
+        return (
+            f"<RTCPeerConnection signaling={self.signalingState} ice={self.iceConnectionState} "
+            f"connection={self.connectionState}>"
+        )
+
+
+class _SctpTransportView:
+    """W3C ``RTCSctpTransport`` (read-only view)."""
+
+    def __init__(self, pc: RTCPeerConnection) -> None:
+        self._pc = pc
+
+    @property
+    def state(self) -> str:
+        return self._pc._connection.sctp_state or "connecting"
+
+    @property
+    def maxMessageSize(self) -> int:
+        return self._pc._connection.channels.remote_max_message_size
+
+    @property
+    def maxChannels(self) -> int | None:
+        sctp = self._pc._connection.sctp
+        return None if sctp is None else min(sctp.outbound_streams, sctp.inbound_streams)

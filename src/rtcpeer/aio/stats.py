@@ -1,0 +1,232 @@
+"""``getStats()``: W3C ``RTCStatsReport`` built from the sans-IO layers' counters.
+
+Stats objects are read both ways a browser programmer expects: ``s.type`` and
+``s["type"]``. Field names are the W3C ones (webrtc-stats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rtcpeer.aio.peerconnection import RTCPeerConnection
+    from rtcpeer.ice.agent import CandidatePair, LocalCandidate, RemoteCandidate
+
+__all__ = ["RTCStats", "RTCStatsReport", "collect_stats"]
+
+
+class RTCStats(dict[str, Any]):
+    """One stats object: a dict whose keys are also attributes (``s.bytesSent``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class RTCStatsReport:
+    """Mapping of stats id to :class:`RTCStats` (W3C ``RTCStatsReport``, a maplike)."""
+
+    def __init__(self, stats: dict[str, RTCStats]) -> None:
+        self._stats = stats
+
+    def __getitem__(self, key: str) -> RTCStats:
+        return self._stats[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stats)
+
+    def __len__(self) -> int:
+        return len(self._stats)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._stats
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._stats.get(key, default)
+
+    def keys(self) -> Any:
+        return self._stats.keys()
+
+    def values(self) -> Any:
+        return self._stats.values()
+
+    def items(self) -> Any:
+        return self._stats.items()
+
+    def forEach(self, callback: Any) -> None:
+        """JS-style iteration: ``callback(stats)`` for each object."""
+        for value in self._stats.values():
+            callback(value)
+
+    @property
+    def size(self) -> int:
+        return len(self._stats)
+
+
+def _candidate_stats(
+    kind: str, candidate: Any, timestamp: float, transport_id: str, stats_id: str
+) -> RTCStats:
+    return RTCStats(
+        id=stats_id,
+        type=kind,
+        timestamp=timestamp,
+        transportId=transport_id,
+        address=candidate.address,
+        port=candidate.port,
+        protocol=candidate.transport,
+        candidateType=candidate.type,
+        priority=candidate.priority,
+        foundation=candidate.foundation,
+        relatedAddress=candidate.related_address,
+        relatedPort=candidate.related_port,
+        usernameFragment=candidate.ufrag,
+    )
+
+
+def _local_id(local: LocalCandidate) -> str:
+    return f"I{local.candidate.foundation}-{local.base[0]}-{local.base[1]}"
+
+
+def _remote_id(remote: RemoteCandidate) -> str:
+    return f"I{remote.candidate.foundation}-{remote.address[0]}-{remote.address[1]}-r"
+
+
+def _pair_id(pair: CandidatePair) -> str:
+    return f"CP{_local_id(pair.local)}_{_remote_id(pair.remote)}"
+
+
+def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
+    """Snapshot every counter of ``pc`` at ``timestamp`` (ms since the epoch)."""
+    connection = pc._connection
+    agent = connection.ice
+    dtls = connection.dtls
+    channels = connection.channels
+    sctp = connection.sctp
+    out: dict[str, RTCStats] = {}
+    transport_id = "T01"
+
+    out["P"] = RTCStats(
+        id="P",
+        type="peer-connection",
+        timestamp=timestamp,
+        dataChannelsOpened=channels.opened_total,
+        dataChannelsClosed=channels.closed_total,
+    )
+    selected = agent.selected
+    for local in agent.local_candidates:
+        sid = _local_id(local)
+        out[sid] = _candidate_stats(
+            "local-candidate", local.candidate, timestamp, transport_id, sid
+        )
+    for remote in agent.remote_candidates:
+        sid = _remote_id(remote)
+        out[sid] = _candidate_stats(
+            "remote-candidate", remote.candidate, timestamp, transport_id, sid
+        )
+    pairs = list(agent.pairs)
+    if selected is not None and selected not in pairs:
+        pairs.append(selected)
+    for pair in pairs:
+        sid = _pair_id(pair)
+        local_sid, remote_sid = _local_id(pair.local), _remote_id(pair.remote)
+        if local_sid not in out:
+            out[local_sid] = _candidate_stats(
+                "local-candidate", pair.local.candidate, timestamp, transport_id, local_sid
+            )
+        if remote_sid not in out:
+            out[remote_sid] = _candidate_stats(
+                "remote-candidate", pair.remote.candidate, timestamp, transport_id, remote_sid
+            )
+        stats = RTCStats(
+            id=sid,
+            type="candidate-pair",
+            timestamp=timestamp,
+            transportId=transport_id,
+            localCandidateId=local_sid,
+            remoteCandidateId=remote_sid,
+            state=pair.state,
+            nominated=pair.nominated,
+            priority=pair.priority,
+            packetsSent=pair.packets_sent,
+            packetsReceived=pair.packets_received,
+            bytesSent=pair.bytes_sent,
+            bytesReceived=pair.bytes_received,
+            totalRoundTripTime=pair.total_round_trip_time,
+            responsesReceived=pair.responses_received,
+            requestsSent=pair.requests_sent,
+            requestsReceived=pair.requests_received,
+            responsesSent=pair.responses_sent,
+            consentRequestsSent=pair.consent_requests_sent,
+        )
+        if pair.current_round_trip_time is not None:
+            stats["currentRoundTripTime"] = pair.current_round_trip_time
+        if pair is selected and sctp is not None and sctp.srtt:
+            # What the congestion window allows per round trip: an honest bound on
+            # the outgoing rate while only data channels use the transport.
+            stats["availableOutgoingBitrate"] = sctp.cwnd * 8 / sctp.srtt
+        if pair.last_packet_sent is not None:
+            stats["lastPacketSentTimestamp"] = timestamp
+        out[sid] = stats
+
+    bytes_sent = sum(p.bytes_sent for p in pairs)
+    bytes_received = sum(p.bytes_received for p in pairs)
+    transport = RTCStats(
+        id=transport_id,
+        type="transport",
+        timestamp=timestamp,
+        bytesSent=bytes_sent,
+        bytesReceived=bytes_received,
+        packetsSent=sum(p.packets_sent for p in pairs),
+        packetsReceived=sum(p.packets_received for p in pairs),
+        iceState=agent.state,
+        iceRole="controlling" if agent.controlling else "controlled",
+        iceLocalUsernameFragment=agent.local_ufrag,
+        dtlsState=dtls.state,
+        selectedCandidatePairChanges=pc._selected_pair_changed,
+    )
+    if selected is not None:
+        transport["selectedCandidatePairId"] = _pair_id(selected)
+    if dtls.role is not None:
+        transport["dtlsRole"] = dtls.role
+    if dtls.cipher_name:
+        transport["dtlsCipher"] = dtls.cipher_name
+    if dtls.srtp_profile is not None:
+        transport["srtpCipher"] = dtls.srtp_profile.name
+    local_fp = dtls.certificate.get_fingerprints()[0]
+    cert_id = f"CF{local_fp[1]}"
+    transport["localCertificateId"] = cert_id
+    out[cert_id] = RTCStats(
+        id=cert_id,
+        type="certificate",
+        timestamp=timestamp,
+        fingerprint=local_fp[1],
+        fingerprintAlgorithm=local_fp[0],
+        base64Certificate=dtls.certificate.certificate_pem()
+        .decode()
+        .replace("-----BEGIN CERTIFICATE-----", "")
+        .replace("-----END CERTIFICATE-----", "")
+        .replace("\n", ""),
+    )
+    out[transport_id] = transport
+
+    for channel in channels.channels:
+        if channel.id is None:
+            continue
+        sid = f"D{channel.id}"
+        out[sid] = RTCStats(
+            id=sid,
+            type="data-channel",
+            timestamp=timestamp,
+            label=channel.label,
+            protocol=channel.protocol,
+            dataChannelIdentifier=channel.id,
+            state=channel.state,
+            messagesSent=channel.messages_sent,
+            bytesSent=channel.bytes_sent,
+            messagesReceived=channel.messages_received,
+            bytesReceived=channel.bytes_received,
+        )
+    return RTCStatsReport(out)
