@@ -961,7 +961,13 @@ class IceAgent:
             and self._nominate_at is None
             and (self.selected is None or self._restarting)
         ):
-            self._nominate_at = now + self.nomination_delay
+            # Nominate at once when nothing better is still being checked; otherwise
+            # give better pairs a moment (regular nomination, §8.1.1).
+            better_pending = any(
+                p.priority > pair.priority and p.state in ("waiting", "in-progress", "frozen")
+                for p in self.pairs
+            )
+            self._nominate_at = now + self.nomination_delay if better_pending else now
         self._schedule_checks(now)
         self._update_state(now)
 
@@ -1111,11 +1117,11 @@ class IceAgent:
             return
         pair = self.selected
         if pair is not None and pair.last_response is not None and now is not None:
-            silent = now - pair.last_response
-            if silent >= self.failed_timeout:
+            # Same expressions as poll_timeout's deadlines, so float rounding agrees.
+            if now >= pair.last_response + self.failed_timeout:
                 self._set_state("failed")
                 return
-            if silent >= self.disconnected_timeout:
+            if now >= pair.last_response + self.disconnected_timeout:
                 self._set_state("disconnected")
                 return
         if pair is not None:
@@ -1138,7 +1144,7 @@ class IceAgent:
         timed_out = (
             now is not None
             and self._checking_since is not None
-            and now - self._checking_since >= self.checking_timeout
+            and now >= self._checking_since + self.checking_timeout
             and not any(p.state in ("in-progress", "succeeded") for p in self.pairs)
         )
         if (
