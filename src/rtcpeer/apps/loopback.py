@@ -73,7 +73,11 @@ async def run_loopback(payload_bytes: int = 1 << 20, timeout: float = 20.0) -> i
         remote.onmessage = on_message
 
     bob.ondatachannel = on_datachannel
-    channel.onopen = lambda _e: (log("alice", "channel open"), opened.set_result(None))
+    def on_open(_event: Any) -> None:
+        log("alice", "channel open")
+        opened.set_result(None)
+
+    channel.onopen = on_open
 
     try:
         await alice.setLocalDescription()
