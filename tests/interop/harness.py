@@ -435,6 +435,94 @@ class AiortcPeer(Peer):
         await self.pc.close()
 
 
+# -- rtcpeer ------------------------------------------------------------------------------
+
+
+class RtcpeerPeer(Peer):
+    """rtcpeer's own RTCPeerConnection behind the same interface (loopback only)."""
+
+    name = "rtcpeer"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        os.environ.setdefault("RTCPEER_HOST_ADDRESSES", "127.0.0.1")
+        from rtcpeer import RTCPeerConnection
+
+        self.pc = RTCPeerConnection(config)
+        for attribute in (
+            "signalingState",
+            "iceGatheringState",
+            "iceConnectionState",
+            "connectionState",
+        ):
+            self._watch_state(attribute)
+        self.pc.onicecandidate = lambda e: self._event(
+            {"type": "icecandidate", "candidate": e.candidate.toJSON() if e.candidate else None}
+        )
+
+        def on_datachannel(event: Any) -> None:
+            key = self._watch_channel(event.channel)
+            self._event({"type": "datachannel", "channel": key, "label": event.channel.label})
+
+        self.pc.ondatachannel = on_datachannel
+
+    def _watch_state(self, attribute: str) -> None:
+        event_type = attribute.lower() + "change"
+        self.pc.addEventListener(
+            event_type,
+            lambda e: self._event({"type": event_type, "state": getattr(self.pc, attribute)}),
+        )
+
+    def _watch_channel(self, channel: Any) -> Any:
+        key = channel
+        channel.onopen = lambda e: self._event(
+            {"type": "channelopen", "channel": key, "label": channel.label}
+        )
+        channel.onclose = lambda e: self._event(
+            {"type": "channelclose", "channel": key, "label": channel.label}
+        )
+        channel.onmessage = lambda e: self._event(
+            {"type": "message", "channel": key, "data": e.data}
+        )
+        if channel.readyState == "open":
+            self._event({"type": "channelopen", "channel": key, "label": channel.label})
+        return key
+
+    async def create_offer(self, ice_restart: bool = False) -> dict[str, str]:
+        d = await self.pc.createOffer({"iceRestart": ice_restart})
+        return {"type": d.type, "sdp": d.sdp}
+
+    async def create_answer(self) -> dict[str, str]:
+        d = await self.pc.createAnswer()
+        return {"type": d.type, "sdp": d.sdp}
+
+    async def set_local_description(self, desc: dict[str, str] | None = None) -> dict[str, str]:
+        await self.pc.setLocalDescription(desc)
+        local = self.pc.localDescription
+        assert local is not None
+        return {"type": local.type, "sdp": local.sdp}
+
+    async def set_remote_description(self, desc: dict[str, str]) -> None:
+        await self.pc.setRemoteDescription(desc)
+
+    async def add_ice_candidate(self, candidate: dict[str, Any] | None) -> None:
+        await self.pc.addIceCandidate(candidate)
+
+    async def create_data_channel(self, label: str, **options: Any) -> Channel:
+        channel = self.pc.createDataChannel(label, options)
+        return Channel(self, self._watch_channel(channel), {"label": label})
+
+    async def _send(self, channel: Channel, data: str | bytes) -> None:
+        channel.key.send(data)
+
+    async def stats(self) -> list[dict[str, Any]]:
+        report = await self.pc.getStats()
+        return [dict(s) for s in report.values()]
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
 # -- signaling ----------------------------------------------------------------------------
 
 

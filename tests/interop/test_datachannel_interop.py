@@ -1,0 +1,219 @@
+"""rtcpeer's data channels against real foreign peers: Chromium and aiortc, each as
+offerer and as answerer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.interop.harness import (
+    AiortcPeer,
+    ChromiumBrowser,
+    ChromiumPeer,
+    Peer,
+    RtcpeerPeer,
+    negotiate,
+)
+
+ROLES = ["rtcpeer-offers", "rtcpeer-answers"]
+
+
+async def foreign(kind: str, chromium: ChromiumBrowser | None) -> Peer:
+    if kind == "chromium":
+        assert chromium is not None
+        return await chromium.peer()
+    return AiortcPeer()
+
+
+async def pair(
+    kind: str, role: str, chromium: ChromiumBrowser | None
+) -> tuple[Peer, Peer, Peer, Peer]:
+    """(offerer, answerer, ours, theirs)."""
+    ours: Peer = RtcpeerPeer()
+    theirs = await foreign(kind, chromium)
+    if role == "rtcpeer-offers":
+        return ours, theirs, ours, theirs
+    return theirs, ours, ours, theirs
+
+
+@pytest.fixture(params=["chromium", "aiortc"])
+async def peer_kind(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[str, ChromiumBrowser | None]]:
+    if request.param == "chromium":
+        browser = ChromiumBrowser()
+        async with browser.running() as running:
+            yield "chromium", running
+    else:
+        yield "aiortc", None
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_chat_both_ways_with_state_sequences(
+    peer_kind: tuple[str, ChromiumBrowser | None], role: str
+) -> None:
+    kind, browser = peer_kind
+    offerer, answerer, ours, theirs = await pair(kind, role, browser)
+    try:
+        channel = await offerer.create_data_channel("chat")
+        await negotiate(offerer, answerer)
+        await channel.wait_open()
+        remote = await answerer.channel_from_event("chat")
+        await remote.wait_open()
+        await channel.send("Hello Bob!")
+        await channel.send(b"\x00\x01binary")
+        await channel.send("")
+        assert await remote.messages(3) == ["Hello Bob!", b"\x00\x01binary", ""]
+        await remote.send("Hello Alice!")
+        await remote.send(b"\xff" * 1000)
+        assert await channel.messages(2) == ["Hello Alice!", b"\xff" * 1000]
+        await ours.log.wait("connectionstatechange", lambda e: e["state"] == "connected")
+        assert ours.log.states("connectionstatechange")[:2] == ["connecting", "connected"]
+        ice = ours.log.states("iceconnectionstatechange")
+        assert ice[:2] == ["checking", "connected"]
+        assert ours.log.states("icegatheringstatechange")[:2] == ["gathering", "complete"]
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ordered": True},
+        {"ordered": False},
+        {"ordered": True, "maxRetransmits": 0},
+        {"ordered": False, "maxRetransmits": 3},
+        {"ordered": True, "maxPacketLifeTime": 500},
+    ],
+    ids=["reliable", "unordered", "rexmit0", "unordered-rexmit3", "lifetime500"],
+)
+async def test_reliability_options_are_negotiated_in_band(
+    peer_kind: tuple[str, ChromiumBrowser | None], role: str, options: dict[str, object]
+) -> None:
+    kind, browser = peer_kind
+    offerer, answerer, ours, theirs = await pair(kind, role, browser)
+    try:
+        channel = await offerer.create_data_channel("opts", **options)
+        await negotiate(offerer, answerer)
+        await channel.wait_open()
+        remote = await answerer.channel_from_event("opts")
+        await remote.wait_open()
+        for i in range(20):
+            await channel.send(f"m{i}")
+        got = await remote.messages(20)
+        assert sorted(got) == sorted(f"m{i}" for i in range(20))  # loopback: nothing lost
+        if options.get("ordered", True):
+            assert got == [f"m{i}" for i in range(20)]
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_large_messages_up_to_max_message_size(
+    peer_kind: tuple[str, ChromiumBrowser | None], role: str
+) -> None:
+    kind, browser = peer_kind
+    offerer, answerer, ours, theirs = await pair(kind, role, browser)
+    try:
+        channel = await offerer.create_data_channel("big")
+        await negotiate(offerer, answerer)
+        await channel.wait_open()
+        remote = await answerer.channel_from_event("big")
+        await remote.wait_open()
+        # 64 KiB is within every peer's limit (aiortc advertises 65536).
+        blob = hashlib.sha256(b"x").digest() * 2048
+        await channel.send(blob)
+        await remote.send(blob[::-1])
+        assert await remote.messages(1) == [blob]
+        assert await channel.messages(1) == [blob[::-1]]
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+async def test_chromium_sends_20_megabytes_byte_exact() -> None:
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            channel = await theirs.create_data_channel("bulk")
+            await negotiate(theirs, ours)
+            await channel.wait_open()
+            remote = await ours.channel_from_event("bulk")
+            total = 20_000_000
+            received = bytearray()
+            done = asyncio.get_running_loop().create_future()
+            rtc_channel = remote.key
+
+            def on_message(event: object) -> None:
+                received.extend(event.data)  # type: ignore[attr-defined]
+                if len(received) >= total and not done.done():
+                    done.set_result(None)
+
+            rtc_channel.onmessage = on_message
+            result = await theirs.send_pattern(channel, total, 65536)
+            await asyncio.wait_for(done, 120)
+            assert result["sent"] == total
+            expected = bytes(i % 251 for i in range(251)) * (total // 251 + 1)
+            assert bytes(received) == expected[:total]
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+async def test_rtcpeer_sends_20_megabytes_to_chromium_byte_exact() -> None:
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            channel = await ours.create_data_channel("bulk")
+            await negotiate(ours, theirs)
+            await channel.wait_open()
+            remote = await theirs.channel_from_event("bulk")
+            await remote.wait_open()
+            total = 20_000_000
+            await theirs.sink(remote, total)
+            pattern = bytes(i % 251 for i in range(251)) * (65536 // 251 + 2)
+            dc = channel.key
+            dc.bufferedAmountLowThreshold = 1 << 20
+            low = asyncio.Event()
+            dc.onbufferedamountlow = lambda e: low.set()
+            sent = 0
+            while sent < total:
+                if dc.bufferedAmount > 4 << 20:
+                    low.clear()
+                    await low.wait()
+                    continue
+                n = min(65536, total - sent)
+                dc.send(pattern[sent % 251 : sent % 251 + n])
+                sent += n
+            done = await theirs.log.wait("sinkdone", timeout=120)
+            assert done["received"] == total and done["errors"] == 0
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+async def test_close_is_seen_by_chromium() -> None:
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            channel = await ours.create_data_channel("c")
+            await negotiate(ours, theirs)
+            await channel.wait_open()
+            remote = await theirs.channel_from_event("c")
+            await remote.wait_open()
+            await ours.close()
+            await theirs.log.wait("channelclose", lambda e: e["channel"] == remote.key, timeout=10)
+        finally:
+            await theirs.close()
