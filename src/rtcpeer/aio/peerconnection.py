@@ -470,7 +470,7 @@ class RTCPeerConnection(EventTarget):
                 if self._transport is None or remote.transport_id == self._transport.id:
                     self._agent.add_remote_candidate(now, parsed)
             self._connection.pump(now)
-            self._ensure_driver().service()
+            self._ensure_driver().schedule()  # events fire as tasks, after this resolves
 
     def restartIce(self) -> None:
         """Ask for an ICE restart in the next offer; fires ``negotiationneeded``."""
@@ -536,7 +536,7 @@ class RTCPeerConnection(EventTarget):
                 now, sctp.local_port, sctp.remote_port, sctp.remote_max_message_size
             )
         self._connection.pump(now)
-        self._ensure_driver().service()
+        self._ensure_driver().schedule()  # events fire as tasks, after this resolves
         if self._jsep.signaling_state == "stable":
             self._update_negotiation_needed()
 
