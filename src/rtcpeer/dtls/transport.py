@@ -386,6 +386,12 @@ class DtlsTransport:
         if not self._handshake_done:
             self._handshake(now)
             return
+        records = _application_records(data)
+        if records and self._verified and not self._pending:
+            # Fast path: only application data records, so OpenSSL will write nothing
+            # back; read exactly that many (no WantReadError per datagram).
+            self._read_known(conn, records)
+            return
         self._read_records()
         out = self._drain()
         if out:
@@ -639,6 +645,22 @@ class DtlsTransport:
             else:
                 self.records_dropped += 1
 
+    def _read_known(self, conn: SSL.Connection, records: int) -> None:
+        append = self._data.append
+        for _ in range(records):
+            try:
+                append(conn.recv(_MAX_PLAINTEXT))
+            except SSL.WantReadError:
+                return  # a replayed or undecryptable record, silently dropped
+            except SSL.ZeroReturnError:
+                self._on_close_notify(conn)
+                return
+            except SSL.Error as exc:
+                self._transmits.extend(self._drain())
+                self._fail("dtls-failure", f"DTLS connection failed: {_describe(exc)}")
+                return
+        self._last_flight = []
+
     def _on_close_notify(self, conn: SSL.Connection) -> None:
         self._shutdown(conn)  # answer with our own close_notify (RFC 5246 §7.2.1)
         self._finish()
@@ -694,6 +716,20 @@ class DtlsTransport:
         if len(data) <= self._mtu:
             return [data]
         return _split_records(data, self._mtu)
+
+
+def _application_records(data: bytes) -> int:
+    """How many records the datagram holds if all are application data (type 23,
+    RFC 6347 §4.1), else 0."""
+    count = 0
+    pos = 0
+    end = len(data)
+    while pos < end:
+        if data[pos] != 23 or pos + _RECORD_HEADER > end:
+            return 0
+        pos += _RECORD_HEADER + ((data[pos + 11] << 8) | data[pos + 12])
+        count += 1
+    return count if pos == end else 0
 
 
 def _split_records(data: bytes, mtu: int) -> list[bytes]:

@@ -20,6 +20,10 @@ True
   ``Simulcast``, ``Rtcp``, ``Sctpmap``).
 - :mod:`rtcpeer.sdp.errors`: :class:`SdpParseError`, the only error parsing raises,
   carrying ``line_number`` and ``line``.
+- :mod:`rtcpeer.sdp.jsep`: :class:`JsepSession`, JSEP (RFC 8829) offer/answer and the
+  W3C signaling rules as a pure state machine; :class:`Applied` says what changed.
+- :mod:`rtcpeer.sdp.codecs`: codec/header-extension capabilities, H.264/VP9/AV1
+  matching, :func:`get_capabilities` (W3C ``getCapabilities``).
 
 ICE candidates stay raw strings here (``MediaDescription.candidates``); their grammar
 is :mod:`rtcpeer.ice.candidate`.
@@ -49,6 +53,13 @@ from rtcpeer.sdp.attributes import (
     format_parameters,
     parse_parameters,
 )
+from rtcpeer.sdp.codecs import (
+    CodecSpec,
+    RtpCapabilities,
+    RtpCodecCapability,
+    RtpHeaderExtensionCapability,
+    get_capabilities,
+)
 from rtcpeer.sdp.description import (
     Bandwidth,
     Codec,
@@ -60,19 +71,31 @@ from rtcpeer.sdp.description import (
     parse,
 )
 from rtcpeer.sdp.errors import SdpParseError
+from rtcpeer.sdp.jsep import (
+    Applied,
+    Description,
+    JsepSession,
+    SendEncoding,
+    Transceiver,
+    TransportInfo,
+)
 
 __all__ = [
     "DIRECTIONS",
     "SETUP_ROLES",
+    "Applied",
     "Attribute",
     "Bandwidth",
     "Codec",
+    "CodecSpec",
     "Connection",
+    "Description",
     "Direction",
     "Extmap",
     "Fingerprint",
     "Fmtp",
     "Group",
+    "JsepSession",
     "MediaDescription",
     "Msid",
     "MsidSemantic",
@@ -80,9 +103,13 @@ __all__ = [
     "Rid",
     "Rtcp",
     "RtcpFb",
+    "RtpCapabilities",
+    "RtpCodecCapability",
+    "RtpHeaderExtensionCapability",
     "Rtpmap",
     "Sctpmap",
     "SdpParseError",
+    "SendEncoding",
     "SessionDescription",
     "SetupRole",
     "Simulcast",
@@ -90,7 +117,10 @@ __all__ = [
     "Ssrc",
     "SsrcGroup",
     "Timing",
+    "Transceiver",
+    "TransportInfo",
     "format_parameters",
+    "get_capabilities",
     "parse",
     "parse_parameters",
 ]
