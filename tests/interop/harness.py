@@ -573,11 +573,14 @@ class CandidateRelay:
         self._task.cancel()
 
 
-async def negotiate(offerer: Peer, answerer: Peer) -> tuple[CandidateRelay, CandidateRelay]:
-    """One offer/answer exchange with trickle ICE in both directions."""
+async def negotiate(
+    offerer: Peer, answerer: Peer, *, ice_restart: bool = False
+) -> tuple[CandidateRelay, CandidateRelay]:
+    """One offer/answer exchange with trickle ICE in both directions (stop the relays
+    of a previous exchange before renegotiating)."""
     to_answerer = CandidateRelay(offerer, answerer)
     to_offerer = CandidateRelay(answerer, offerer)
-    offer = await offerer.set_local_description(await offerer.create_offer())
+    offer = await offerer.set_local_description(await offerer.create_offer(ice_restart))
     await answerer.set_remote_description(loopback_only(offer))
     to_answerer.remote_set.set()
     answer = await answerer.set_local_description(await answerer.create_answer())

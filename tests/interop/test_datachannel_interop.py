@@ -217,3 +217,52 @@ async def test_close_is_seen_by_chromium() -> None:
             await theirs.log.wait("channelclose", lambda e: e["channel"] == remote.key, timeout=10)
         finally:
             await theirs.close()
+
+
+@pytest.mark.parametrize("restarter", ["rtcpeer", "chromium"])
+async def test_ice_restart_mid_transfer_loses_nothing(restarter: str) -> None:
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            channel = await ours.create_data_channel("bulk")
+            relays = await negotiate(ours, theirs)
+            await channel.wait_open()
+            remote = await theirs.channel_from_event("bulk")
+            await remote.wait_open()
+            total = 8_000_000
+            await theirs.sink(remote, total)
+            pattern = bytes(i % 251 for i in range(251)) * (16384 // 251 + 2)
+            dc = channel.key
+            sent = 0
+            restarted = False
+            while sent < total:
+                if dc.bufferedAmount > 2 << 20:
+                    await asyncio.sleep(0.005)
+                    continue
+                n = min(16384, total - sent)
+                dc.send(pattern[sent % 251 : sent % 251 + n])
+                sent += n
+                if not restarted and sent >= total // 2:
+                    restarted = True
+                    for relay in relays:
+                        relay.stop()
+                    if restarter == "rtcpeer":
+                        relays = await negotiate(ours, theirs, ice_restart=True)
+                    else:
+                        relays = await negotiate(theirs, ours, ice_restart=True)
+            done = await theirs.log.wait("sinkdone", timeout=60)
+            assert done["received"] == total and done["errors"] == 0
+            local = ours.pc.localDescription
+            assert local is not None
+            assert ours.pc.connectionState == "connected"
+            ufrags = {
+                e["candidate"]["usernameFragment"]
+                for e in ours.log.events
+                if e["type"] == "icecandidate" and e["candidate"]
+            }
+            assert len(ufrags) == 2  # candidates were re-announced under new credentials
+        finally:
+            await ours.close()
+            await theirs.close()
