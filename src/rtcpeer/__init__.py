@@ -8,6 +8,7 @@ and hand back bytes, events and deadlines; see DESIGN.md.
 
 from __future__ import annotations
 
+from rtcpeer.aio.certificate import RTCCertificate
 from rtcpeer.aio.configuration import RTCConfiguration, RTCIceServer
 from rtcpeer.aio.datachannel import MessageEvent, RTCDataChannel, RTCDataChannelEvent, RTCErrorEvent
 from rtcpeer.aio.peerconnection import (
@@ -18,7 +19,6 @@ from rtcpeer.aio.peerconnection import (
     RTCSessionDescription,
 )
 from rtcpeer.aio.stats import RTCStats, RTCStatsReport
-from rtcpeer.dtls.certificate import Certificate as RTCCertificate
 from rtcpeer.errors import (
     DOMException,
     InvalidAccessError,

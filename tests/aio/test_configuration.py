@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from rtcpeer import RTCCertificate
 from rtcpeer.aio.configuration import RTCConfiguration, check_update, parse_configuration
 from rtcpeer.errors import (
     InvalidAccessError,
@@ -117,9 +119,11 @@ def test_set_configuration_cannot_change_bundle_policy() -> None:
 
 
 def test_expired_certificate_is_refused() -> None:
-    class Expired:
-        def expired(self) -> bool:
-            return True
+    expired = RTCCertificate.generate(not_before=datetime.now(UTC) - timedelta(days=2), expires=0)
+    with pytest.raises(InvalidAccessError, match="expired"):
+        parse_configuration({"certificates": [expired]})
 
-    with pytest.raises(InvalidAccessError):
-        parse_configuration({"certificates": [Expired()]})
+
+def test_certificates_must_be_certificates() -> None:
+    with pytest.raises(TypeError, match="RTCCertificate"):
+        parse_configuration({"certificates": ["-----BEGIN CERTIFICATE-----"]})

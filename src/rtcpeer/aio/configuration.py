@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from rtcpeer.aio.interfaces import host_addresses as resolve_host_addresses
+from rtcpeer.dtls.certificate import Certificate
 from rtcpeer.errors import InvalidAccessError, InvalidModificationError, InvalidSyntaxError
 from rtcpeer.ice.url import IceServerUrl, parse_ice_url
 
@@ -132,9 +134,14 @@ def parse_configuration(config: RTCConfiguration | Mapping[str, Any] | None) -> 
     if isinstance(pool, bool) or not isinstance(pool, int) or not 0 <= pool <= 255:
         raise TypeError(f"iceCandidatePoolSize is an integer from 0 to 255, got {pool!r}")
     certificates = tuple(raw.get("certificates") or ())
+    now = datetime.now(UTC)
     for certificate in certificates:
-        expired = getattr(certificate, "expired", None)
-        if callable(expired) and expired():
+        if not isinstance(certificate, Certificate):
+            raise TypeError(
+                "certificates holds RTCCertificate objects "
+                "(await RTCPeerConnection.generateCertificate(...))"
+            )
+        if certificate.is_expired(now):
             raise InvalidAccessError(
                 "a certificate in 'certificates' has expired; generate a new one"
             )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from rtcpeer.aio.certificate import RTCCertificate
 from rtcpeer.aio.configuration import RTCConfiguration, check_update, parse_configuration
 from rtcpeer.aio.datachannel import RTCDataChannel, RTCDataChannelEvent
 from rtcpeer.aio.driver import ConnectionDriver
@@ -235,8 +236,6 @@ class RTCPeerConnection(EventTarget):
         wall = datetime.now(UTC)
         if config.certificates:
             certificate = config.certificates[0]
-            if not isinstance(certificate, Certificate):
-                certificate = getattr(certificate, "_certificate", certificate)
         else:
             certificate = Certificate.generate(not_before=wall)
         self._certificate: Certificate = certificate
@@ -332,6 +331,14 @@ class RTCPeerConnection(EventTarget):
         if self._connection.sctp_state is None:
             return None
         return _SctpTransportView(self)
+
+    @staticmethod
+    async def generateCertificate(
+        keygenAlgorithm: str | Mapping[str, Any],
+    ) -> RTCCertificate:
+        """A certificate for the ``certificates`` option (W3C §4.9.1); see
+        :meth:`RTCCertificate.generateCertificate`."""
+        return await RTCCertificate.generateCertificate(keygenAlgorithm)
 
     def getConfiguration(self) -> RTCConfiguration:
         return self._configuration

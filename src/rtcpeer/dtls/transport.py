@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from cryptography.hazmat.bindings.openssl.binding import Binding
 from cryptography.hazmat.primitives.serialization import Encoding
 from OpenSSL import SSL, crypto
 
@@ -562,6 +563,14 @@ class DtlsTransport:
         self._deadline = None
         if not sent_final_flight:
             self._last_flight = []
+        if not _extended_master_secret(conn):
+            # RFC 7627 §5.4 / RFC 8827 §6.5: a session without it is refused.
+            self._fail(
+                "dtls-failure",
+                "the peer did not negotiate the extended master secret (RFC 7627); "
+                "upgrade the peer's DTLS library",
+            )
+            return
         peer = conn.get_peer_certificate(as_cryptography=True)
         if peer is None:  # VERIFY_FAIL_IF_NO_PEER_CERT makes this unreachable in practice
             self._fail("dtls-failure", "the peer presented no certificate")
@@ -773,6 +782,14 @@ def _make_context(certificate: Certificate, profiles: tuple[SrtpProfile, ...]) -
     if profiles:
         ctx.set_tlsext_use_srtp(b":".join(p.name.encode("ascii") for p in profiles))
     return ctx
+
+
+_ssl_lib: Any = Binding.lib
+
+
+def _extended_master_secret(conn: SSL.Connection) -> bool:
+    # pyOpenSSL has no wrapper for it; the binding is the one pyOpenSSL itself uses.
+    return bool(_ssl_lib.SSL_get_extms_support(conn._ssl) == 1)
 
 
 def _describe(exc: Any) -> str:

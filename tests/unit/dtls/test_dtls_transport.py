@@ -769,3 +769,118 @@ def test_state_table_is_w3c() -> None:
 def test_is_dtls(first: int, expected: bool) -> None:
     assert is_dtls(bytes([first, 0xFE, 0xFD])) is expected
     assert is_dtls(b"") is False
+
+
+# -- suites and the extended master secret ------------------------------------------
+
+
+def _hello_extensions(datagram: bytes) -> set[int]:
+    """Extension types of the (unfragmented) ClientHello/ServerHello in a datagram."""
+    assert datagram[0] == 22  # handshake record
+    body = datagram[13 + 12 :]  # record header, then handshake header (DTLS: 12 bytes)
+    pos = 2 + 32  # version, random
+    pos += 1 + body[pos]  # session id
+    if datagram[13] == 1:  # ClientHello: cookie, cipher suites, compression methods
+        pos += 1 + body[pos]
+        pos += 2 + int.from_bytes(body[pos : pos + 2], "big")
+        pos += 1 + body[pos]
+    else:  # ServerHello: one suite, one compression method
+        pos += 3
+    end = pos + 2 + int.from_bytes(body[pos : pos + 2], "big")
+    pos += 2
+    types = set()
+    while pos < end:
+        types.add(int.from_bytes(body[pos : pos + 2], "big"))
+        pos += 4 + int.from_bytes(body[pos + 2 : pos + 4], "big")
+    return types
+
+
+def test_extended_master_secret_negotiated(
+    ecdsa_cert: Certificate, ecdsa_cert2: Certificate
+) -> None:
+    pair = make_pair(ecdsa_cert, ecdsa_cert2)
+    pair.connect()
+    assert (pair.client.state, pair.server.state) == ("connected", "connected")
+    hellos = [
+        d for d in pair.sent["client"] + pair.sent["server"] if d[0] == 22 and d[13] in (1, 2)
+    ]
+    assert {d[13] for d in hellos} == {1, 2}
+    for hello in hellos:
+        assert 0x0017 in _hello_extensions(hello)  # RFC 7627 extended_master_secret
+
+
+@pytest.mark.parametrize("refuser", ["client", "server"])
+def test_peer_without_extended_master_secret_is_refused(
+    ecdsa_cert: Certificate, ecdsa_cert2: Certificate, refuser: str
+) -> None:
+    """A peer that will not do RFC 7627 fails the handshake on our side, and nothing
+    is keyed."""
+    pair = make_pair(ecdsa_cert, ecdsa_cert2)
+    legacy = pair.server if refuser == "server" else pair.client
+    ours = pair.client if refuser == "server" else pair.server
+    original = transport_module._make_context
+
+    def legacy_context(*args: object, **kwargs: object) -> object:
+        ctx = original(*args, **kwargs)  # type: ignore[arg-type]
+        ctx.set_options(0x1)  # OpenSSL's SSL_OP_NO_EXTENDED_MASTER_SECRET
+        return ctx
+
+    transport_module._make_context = legacy_context  # type: ignore[assignment]
+    try:
+        legacy_side = DtlsTransport(legacy.certificate, wall_time=WALL)
+    finally:
+        transport_module._make_context = original
+    legacy_side.set_remote_fingerprints(ours.certificate.get_fingerprints())
+    if refuser == "server":
+        pair.server = legacy_side
+    else:
+        pair.client = legacy_side
+    pair.connect()
+    pair.settle()
+    assert ours.state == "failed"
+    assert ours.error is not None and "extended master secret" in str(ours.error)
+    with pytest.raises(InvalidStateError):
+        ours.srtp_keys()
+    assert ours.poll_data() is None
+
+
+def test_only_ecdhe_aead_suites_offered(ecdsa_cert: Certificate) -> None:
+    for suite in transport_module.CIPHER_LIST.decode().split(":"):
+        assert suite.startswith("ECDHE-") and ("GCM" in suite or "CHACHA20-POLY1305" in suite)
+    pair = make_pair(ecdsa_cert, ecdsa_cert)
+    pair.start()
+    hello = pair.sent["client"][0]
+    body = hello[13 + 12 :]
+    pos = 2 + 32
+    pos += 1 + body[pos]
+    pos += 1 + body[pos]
+    n = int.from_bytes(body[pos : pos + 2], "big")
+    suites = {int.from_bytes(body[pos + 2 + i : pos + 4 + i], "big") for i in range(0, n, 2)}
+    # IANA: ECDHE-ECDSA/RSA with AES-GCM and ChaCha20-Poly1305, plus the SCSV.
+    allowed = {0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x00FF}
+    assert suites <= allowed and {0xC02B, 0xCCA9} <= suites
+
+
+def test_chacha20_poly1305_handshake(ecdsa_cert: Certificate, ecdsa_cert2: Certificate) -> None:
+    original = transport_module._make_context
+
+    def chacha_context(*args: object, **kwargs: object) -> object:
+        ctx = original(*args, **kwargs)  # type: ignore[arg-type]
+        ctx.set_cipher_list(b"ECDHE-ECDSA-CHACHA20-POLY1305")
+        return ctx
+
+    transport_module._make_context = chacha_context  # type: ignore[assignment]
+    try:
+        client = DtlsTransport(ecdsa_cert, wall_time=WALL)
+    finally:
+        transport_module._make_context = original
+    server = DtlsTransport(ecdsa_cert2, wall_time=WALL)
+    client.set_remote_fingerprints(ecdsa_cert2.get_fingerprints())
+    server.set_remote_fingerprints(ecdsa_cert.get_fingerprints())
+    pair = Pair(client, server)
+    pair.connect()
+    assert (client.state, server.state) == ("connected", "connected")
+    assert server.cipher_name == "ECDHE-ECDSA-CHACHA20-POLY1305"
+    client.send(b"over chacha")
+    pair.settle()
+    assert server.poll_data() == b"over chacha"
