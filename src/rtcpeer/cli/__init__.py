@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return 0
     if args.command == "loopback":
-        from rtcpeer.apps.loopback import run_loopback
+        from rtcpeer.cli.loopback import run_loopback
 
         return asyncio.run(run_loopback(payload_bytes=args.bytes, timeout=args.timeout))
     return 2

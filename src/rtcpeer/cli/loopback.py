@@ -73,6 +73,7 @@ async def run_loopback(payload_bytes: int = 1 << 20, timeout: float = 20.0) -> i
         remote.onmessage = on_message
 
     bob.ondatachannel = on_datachannel
+
     def on_open(_event: Any) -> None:
         log("alice", "channel open")
         opened.set_result(None)
