@@ -304,6 +304,16 @@ class ChromiumPeer(Peer):
         result: list[dict[str, Any]] = await self.browser.call("stats", self.pc_id)
         return result
 
+    async def add_media(self, kind: str) -> list[str | None]:
+        """Add tracks or transceivers (``audio-video``, ``simulcast``, ``recvonly``,
+        ``second-video``) from the fake devices; the transceivers' mids."""
+        result: list[str | None] = await self.browser.call("addMedia", self.pc_id, kind)
+        return result
+
+    async def transceivers(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.browser.call("transceivers", self.pc_id)
+        return result
+
     async def close(self) -> None:
         await self.browser.call("close", self.pc_id)
 

@@ -2281,8 +2281,8 @@ class JsepSession:
             )
             rtp.append(negotiation)
             t.negotiated = negotiation
-            if final:
-                self._set_current_direction(t, section.direction, changes)
+            # W3C: an answer *or pranswer* sets [[CurrentDirection]].
+            self._set_current_direction(t, section.direction, changes)
             if final:
                 self._learn_numbers(offer_media, local_media)
         transports = self._commit_transports(
@@ -2567,8 +2567,8 @@ class JsepSession:
             )
             rtp.append(negotiation)
             t.negotiated = negotiation
+            self._set_current_direction(t, direction, changes)  # answer or pranswer
             if final:
-                self._set_current_direction(t, direction, changes)
                 if len(t.send_encodings) > 1 and _has_send(direction):
                     self._trim_encodings(t, negotiation.send_rids)
         groups = [g.mids for g in sd.bundle_groups]

@@ -161,6 +161,42 @@ window.rtcpeer = {
     channels.get(channelKey).close();
     return true;
   },
+  addMedia(pcId, kind) {
+    // What the SDP interop scenarios offer: tracks from the fake camera/microphone,
+    // simulcast with three rids, or recvonly transceivers. Returns the mids so far.
+    const pc = pcs.get(pcId);
+    const stream = window.localStream;
+    const audio = stream.getAudioTracks()[0];
+    const video = stream.getVideoTracks()[0];
+    if (kind === "audio-video") {
+      pc.addTrack(audio, stream);
+      pc.addTrack(video, stream);
+    } else if (kind === "simulcast") {
+      pc.addTransceiver(video.clone(), {
+        direction: "sendonly",
+        streams: [stream],
+        sendEncodings: [
+          { rid: "h" },
+          { rid: "m", scaleResolutionDownBy: 2 },
+          { rid: "l", scaleResolutionDownBy: 4 },
+        ],
+      });
+    } else if (kind === "recvonly") {
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      pc.addTransceiver("video", { direction: "recvonly" });
+    } else if (kind === "second-video") {
+      pc.addTrack(video.clone(), stream);
+    } else {
+      throw new Error("unknown media kind " + kind);
+    }
+    return pc.getTransceivers().map((t) => t.mid);
+  },
+  transceivers(pcId) {
+    return pcs.get(pcId).getTransceivers().map((t) => ({
+      mid: t.mid, direction: t.direction, currentDirection: t.currentDirection,
+      kind: t.receiver.track.kind, stopped: t.stopped,
+    }));
+  },
   async stats(pcId) {
     const out = [];
     (await pcs.get(pcId).getStats()).forEach((s) => out.push(s));

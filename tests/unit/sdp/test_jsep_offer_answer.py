@@ -476,11 +476,12 @@ def test_pranswer_then_answer() -> None:
     assert lp.signaling_states == ("have-local-pranswer",)
     assert lp.transports[0].dtls_role == "client"
     (bt,) = b.transceivers
-    assert bt.current_direction is None  # only a final answer sets it
+    # W3C: a pranswer sets [[CurrentDirection]] as an answer does.
+    assert bt.current_direction == "recvonly"
     rp = a.set_remote_description("pranswer", pr)
     assert rp.signaling_states == ("have-remote-pranswer",)
     assert rp.transports[0].dtls_role == "server"
-    assert ta.current_direction is None
+    assert ta.current_direction == "sendonly"
     b.set_direction(bt, "sendrecv")
     final = b.create_answer()
     assert parse(final).media[0].direction == "sendrecv"
