@@ -2568,9 +2568,8 @@ class JsepSession:
             rtp.append(negotiation)
             t.negotiated = negotiation
             self._set_current_direction(t, direction, changes)  # answer or pranswer
-            if final:
-                if len(t.send_encodings) > 1 and _has_send(direction):
-                    self._trim_encodings(t, negotiation.send_rids)
+            if final and len(t.send_encodings) > 1 and _has_send(direction):
+                self._trim_encodings(t, negotiation.send_rids)
         groups = [g.mids for g in sd.bundle_groups]
         transports = self._commit_transports(
             groups,
