@@ -76,8 +76,14 @@ class Node:
 
 
 def connect_pair(
-    sim: Simulator, link: dict[str, float] | None = None, seed: int = 1, with_sctp: bool = True
+    sim: Simulator,
+    link: dict[str, float] | None = None,
+    seed: int = 1,
+    with_sctp: bool = True,
+    max_message_sizes: tuple[int, int] = (262144, 262144),
 ) -> tuple[Node, Node]:
+    """``max_message_sizes``: what a and b accept (and announce, as a=max-message-size
+    would)."""
     rng = random.Random(seed)
     a = Node(
         "a",
@@ -86,6 +92,7 @@ def connect_pair(
             certificate=certificate(),
             wall_time=WALL,
             rng=random.Random(rng.random()),
+            max_message_size=max_message_sizes[0] or 262144,
         ),
     )
     b = Node(
@@ -95,6 +102,7 @@ def connect_pair(
             certificate=certificate(),
             wall_time=WALL,
             rng=random.Random(rng.random()),
+            max_message_size=max_message_sizes[1] or 262144,
         ),
     )
     a.peer, b.peer = b, a
@@ -113,8 +121,8 @@ def connect_pair(
     a.conn.start_dtls(now, "server", b.conn.dtls.certificate.get_fingerprints())
     b.conn.start_dtls(now, "client", a.conn.dtls.certificate.get_fingerprints())
     if with_sctp:
-        a.conn.start_sctp(now, 5000, 5000, 262144)
-        b.conn.start_sctp(now, 5000, 5000, 262144)
+        a.conn.start_sctp(now, 5000, 5000, max_message_sizes[1])
+        b.conn.start_sctp(now, 5000, 5000, max_message_sizes[0])
     a.drain(now)
     b.drain(now)
     return a, b

@@ -194,3 +194,74 @@ def test_close_is_seen_by_the_remote_promptly() -> None:
     assert remote.state == "closed"
     ice_states = [e.state for e in b.events if type(e).__name__ == "IceStateEvent"]  # type: ignore[attr-defined]
     assert ice_states[-2:] == ["disconnected", "failed"]
+
+
+def test_remote_max_message_size_is_what_send_allows() -> None:
+    """a accepts 256 KiB, b accepts 1 MiB: a may send b 1 MiB messages but b may send
+    a no more than 256 KiB (W3C send() step: TypeError above the remote's limit)."""
+    from rtcpeer.sctp.datachannel import ChannelBufferedAmountLow
+
+    sim = Simulator(seed=9)
+    a, b = connect_pair(sim, max_message_sizes=(262144, 1 << 20))
+    b.bulk_labels.add("big")
+    channel = a.conn.channels.create(sim.now, "big")
+    assert sim.run_until(lambda: channel.state == "open", timeout=10.0)
+    assert a.conn.channels.remote_max_message_size == 1 << 20
+    big = hashlib.sha256(b"big").digest() * (1 << 15)  # exactly 1 MiB
+    a.conn.channels.send(sim.now, channel, big)
+    with pytest.raises(TypeError, match="max-message-size"):
+        a.conn.channels.send(sim.now, channel, big + b"!")
+    a.conn.pump(sim.now)
+    assert sim.run_until(lambda: b.received_bytes.get("big", 0) == len(big), timeout=20.0)
+    assert b.bulk["big"] == [big]
+    (announced,) = b.of(ChannelAnnounced)
+    remote = announced.channel  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="262144"):
+        b.conn.channels.send(sim.now, remote, bytes(262145))
+    # No bufferedamountlow for the DCEP handshake nor for the big message with the
+    # default threshold 0... except the one real drain of the 1 MiB message.
+    lows = [e for e in a.of(ChannelBufferedAmountLow)]
+    assert len(lows) == 1
+    assert not b.of(ChannelBufferedAmountLow)
+
+
+def test_remote_without_limit_gets_the_send_buffer_size() -> None:
+    sim = Simulator(seed=10)
+    a, _b = connect_pair(sim, max_message_sizes=(262144, 0))
+    channel = a.conn.channels.create(sim.now, "c")
+    assert sim.run_until(lambda: channel.state == "open", timeout=10.0)
+    assert a.conn.sctp is not None
+    assert a.conn.channels.remote_max_message_size == a.conn.sctp.max_send_buffer
+
+
+def test_buffered_amount_counts_user_bytes_only() -> None:
+    """W3C bufferedAmount: the DCEP OPEN is not the user's, an empty message adds 0,
+    and no bufferedamountlow fires when only control bytes drained."""
+    from rtcpeer.sctp.datachannel import ChannelBufferedAmountLow
+
+    sim = Simulator(seed=11)
+    a, b = connect_pair(sim, {"latency": 0.05})
+    channel = a.conn.channels.create(sim.now, "c")
+    assert sim.run_until(lambda: channel.state == "open", timeout=10.0)
+    assert a.conn.channels.buffered_amount(channel) == 0  # the OPEN is queued, not counted
+    a.conn.channels.send(sim.now, channel, "")
+    a.conn.channels.send(sim.now, channel, b"")
+    assert a.conn.channels.buffered_amount(channel) == 0
+    a.conn.channels.send(sim.now, channel, "hello")
+    assert a.conn.channels.buffered_amount(channel) == 5
+    a.conn.pump(sim.now)
+    a.drain(sim.now)
+    assert sim.run_until(lambda: len(channel_messages(b, "c")) == 3, timeout=5.0)
+    assert channel_messages(b, "c") == ["", b"", "hello"]
+    assert a.conn.channels.buffered_amount(channel) == 0
+    # One low event: "hello" drained (5 -> 0); the OPEN and the empty bodies fire none.
+    assert len(a.of(ChannelBufferedAmountLow)) == 1
+    assert not b.of(ChannelBufferedAmountLow)  # b only sent the ACK
+
+
+def test_id_is_ignored_unless_negotiated() -> None:
+    sim = Simulator(seed=12)
+    a, _b = connect_pair(sim)
+    channel = a.conn.channels.create(sim.now, "c", id=100)
+    assert sim.run_until(lambda: channel.state == "open", timeout=10.0)
+    assert channel.id == 1  # the DTLS server's first odd id, not 100

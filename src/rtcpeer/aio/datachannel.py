@@ -12,7 +12,16 @@ from rtcpeer.sctp.datachannel import Channel
 if TYPE_CHECKING:
     from rtcpeer.aio.peerconnection import RTCPeerConnection
 
-__all__ = ["MessageEvent", "RTCDataChannel", "RTCDataChannelEvent", "RTCErrorEvent"]
+__all__ = [
+    "DCEP_PRIORITIES",
+    "MessageEvent",
+    "RTCDataChannel",
+    "RTCDataChannelEvent",
+    "RTCErrorEvent",
+]
+
+#: W3C ``RTCPriorityType`` -> DCEP priority (WebRTC Priority Control, RFC 8832 §5.1).
+DCEP_PRIORITIES: dict[str, int] = {"very-low": 128, "low": 256, "medium": 512, "high": 1024}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +132,13 @@ class RTCDataChannel(EventTarget):
 
     @property
     def priority(self) -> str:
-        return "low"
+        """W3C ``RTCPriorityType`` from the DCEP priority (RFC 8832 §5.1): both ends
+        see what the opener asked for."""
+        value = self._channel.priority
+        for name, level in DCEP_PRIORITIES.items():
+            if value <= level:
+                return name
+        return "high"
 
     # -- methods ------------------------------------------------------------------------
 

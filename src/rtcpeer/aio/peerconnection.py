@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from rtcpeer.aio.certificate import RTCCertificate
 from rtcpeer.aio.configuration import RTCConfiguration, check_update, parse_configuration
-from rtcpeer.aio.datachannel import RTCDataChannel, RTCDataChannelEvent
+from rtcpeer.aio.datachannel import DCEP_PRIORITIES, RTCDataChannel, RTCDataChannelEvent
 from rtcpeer.aio.driver import ConnectionDriver
 from rtcpeer.aio.events import EventTarget
 from rtcpeer.aio.stats import RTCStatsReport, collect_stats
@@ -670,6 +670,9 @@ class RTCPeerConnection(EventTarget):
         }
         if unknown:
             raise TypeError(f"unknown data channel options: {', '.join(sorted(unknown))}")
+        priority = merged.get("priority", "low")
+        if priority not in DCEP_PRIORITIES:
+            raise TypeError(f"priority is one of {', '.join(DCEP_PRIORITIES)}, got {priority!r}")
         core = self._connection.channels.create(
             self._driver_now(),
             str(label),
@@ -679,6 +682,7 @@ class RTCPeerConnection(EventTarget):
             protocol=str(merged.get("protocol", "")),
             negotiated=bool(merged.get("negotiated", False)),
             id=merged.get("id"),
+            priority=DCEP_PRIORITIES[priority],
         )
         channel = self._wrap(core)
         self._jsep.want_data_channel()

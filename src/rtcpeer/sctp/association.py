@@ -210,6 +210,7 @@ class _OutMessage:
 
     __slots__ = (
         "abandoned",
+        "counted",
         "data",
         "expires",
         "first_tsn",
@@ -231,9 +232,11 @@ class _OutMessage:
         unordered: bool,
         max_retransmits: int | None,
         expires: float | None,
+        counted: bool = True,
     ) -> None:
         self.sid = sid
         self.ppid = ppid
+        self.counted = counted
         self.data = data
         self.view = memoryview(data)
         self.offset = 0
@@ -634,8 +637,14 @@ class Association:
         ordered: bool = True,
         max_retransmits: int | None = None,
         max_lifetime: float | None = None,
+        counted: bool = True,
     ) -> None:
         """Queue one user message on ``stream_id`` with payload protocol id ``ppid``.
+
+        ``counted=False`` keeps the message out of :meth:`buffered_amount` and its
+        low-threshold events (control messages such as DCEP, or the one-byte body of
+        an empty message, which W3C's ``bufferedAmount`` does not count); it still
+        counts against the send buffer.
 
         ``max_retransmits`` / ``max_lifetime`` (seconds from now) make it partially
         reliable (RFC 3758) when the peer supports it. Messages queued before the
@@ -681,15 +690,22 @@ class Association:
             not ordered,
             max_retransmits,
             None if max_lifetime is None else now + max_lifetime,
+            counted,
         )
         q = self._sq.get(stream_id)
         if q is None:
             self._sq[stream_id] = q = deque()
             self._rr.append(stream_id)
         q.append(msg)
-        self._buffered[stream_id] = self._buffered.get(stream_id, 0) + n
+        if counted:
+            self._buffered[stream_id] = self._buffered.get(stream_id, 0) + n
         self._buffered_total += n
         self._dirty = True
+
+    @property
+    def max_send_buffer(self) -> int:
+        """Bytes :meth:`send` may hold queued, in all streams together."""
+        return self._max_sbuf
 
     def buffered_amount(self, stream_id: int) -> int:
         """Bytes queued on ``stream_id`` and not yet sent (W3C ``bufferedAmount``)."""
@@ -1325,7 +1341,7 @@ class Association:
         rest = len(msg.data) - msg.offset
         if rest > 0:
             msg.offset = len(msg.data)
-            self._consume_buffered(msg.sid, rest)
+            self._consume_buffered(msg, rest)
             if self._cur is msg:
                 self._cur = None
             if msg.first_tsn >= 0:
@@ -1714,18 +1730,18 @@ class Association:
         # Streams queued before the handshake may exceed what was negotiated.
         for sid in [s for s in self._sq if s >= self._out_streams]:
             for msg in self._sq.pop(sid):
-                self._consume_buffered(sid, len(msg.data) - msg.offset)
+                self._consume_buffered(msg, len(msg.data) - msg.offset)
             self._rr.remove(sid)
 
     def _restart(self, c: _Cookie) -> None:
         """Action A (§5.2.4): start over with the cookie's parameters."""
-        for sid, q in list(self._sq.items()):
+        for q in list(self._sq.values()):
             for msg in q:
-                self._consume_buffered(sid, len(msg.data) - msg.offset)
+                self._consume_buffered(msg, len(msg.data) - msg.offset)
         self._sq.clear()
         self._rr.clear()
         if self._cur is not None:
-            self._consume_buffered(self._cur.sid, len(self._cur.data) - self._cur.offset)
+            self._consume_buffered(self._cur, len(self._cur.data) - self._cur.offset)
             self._cur = None
         self._out_ssn.clear()
         self._reset_pending.clear()
@@ -2075,14 +2091,17 @@ class Association:
         crc = _crc_extend(self._crc_head, body)
         self._tx.append(b"".join((self._head8, CRC_LE.pack(crc), body)))
 
-    def _consume_buffered(self, sid: int, n: int) -> None:
+    def _consume_buffered(self, msg: _OutMessage, n: int) -> None:
+        self._buffered_total -= n
+        if not msg.counted:
+            return
+        sid = msg.sid
         b = self._buffered.get(sid, 0)
         nb = b - n
         if nb > 0:
             self._buffered[sid] = nb
         else:
             self._buffered.pop(sid, None)
-        self._buffered_total -= n
         thr = self._low_thr.get(sid, 0)
         if b > thr >= nb:
             self._events.append(BufferedAmountLow(sid))
@@ -2104,7 +2123,7 @@ class Association:
                 # Timed out before any of it was sent: drop it without a TSN.
                 self.stats.abandoned_messages += 1
                 msg.abandoned = True
-                self._consume_buffered(sid, len(msg.data))
+                self._consume_buffered(msg, len(msg.data))
                 continue
             if not msg.uflag:
                 ssn = self._out_ssn.get(sid, 0)
@@ -2325,12 +2344,12 @@ class Association:
                 new_in_packet = True
                 if flags & FLAG_END:
                     self._cur = None
-                    self._consume_buffered(msg.sid, taken)
+                    self._consume_buffered(msg, taken)
                     taken = 0
                     msg = None
             if taken:
                 assert msg is not None
-                self._consume_buffered(msg.sid, taken)
+                self._consume_buffered(msg, taken)
             if tsn != first_tsn:
                 sent = True
                 self._next_tsn = tsn

@@ -189,6 +189,8 @@ class DataChannels:
                 raise TypeError(f"{name} must be from 0 to 65535, got {value}")
         if negotiated and id is None:
             raise TypeError("a negotiated channel needs an id")
+        if not negotiated:
+            id = None  # W3C RTCDataChannelInit: id is ignored unless negotiated
         if id is not None:
             if not 0 <= id <= _MAX_ID:
                 raise TypeError(f"id must be from 0 to 65534, got {id}")
@@ -247,13 +249,15 @@ class DataChannels:
     ) -> None:
         self.association = association
         self.set_dtls_role(role)
-        # RFC 8841 §6: no a=max-message-size means 64 KiB; 0 means "no limit".
+        # RFC 8841 §6: no a=max-message-size means 64 KiB; 0 means "no limit", so
+        # what we can send in one message is what our send buffer holds.
         if remote_max_message_size is None:
             self.remote_max_message_size = 65536
         elif remote_max_message_size == 0:
-            self.remote_max_message_size = association.max_message_size
+            self.remote_max_message_size = association.max_send_buffer
         else:
             self.remote_max_message_size = remote_max_message_size
+        association.max_send_message_size = self.remote_max_message_size
 
     def _open(self, now: float, channel: Channel) -> None:
         association = self.association
@@ -269,7 +273,7 @@ class DataChannels:
                 channel.max_packet_lifetime,
                 channel.priority,
             )
-            association.send(now, channel.id, PPID_DCEP, open_message.serialize())
+            association.send(now, channel.id, PPID_DCEP, open_message.serialize(), counted=False)
             channel._ack_pending = True
         self._set_state(channel, "open")
         self.opened_total += 1
@@ -366,7 +370,7 @@ class DataChannels:
             remote=True,
         )
         self._by_id[sid] = channel
-        association.send(now, sid, PPID_DCEP, DataChannelAck().serialize())
+        association.send(now, sid, PPID_DCEP, DataChannelAck().serialize(), counted=False)
         self._events.append(ChannelAnnounced(channel))
         self._set_state(channel, "open")
         self.opened_total += 1
@@ -450,8 +454,11 @@ class DataChannels:
                 f"message of {len(payload)} bytes exceeds the peer's max-message-size "
                 f"{self.remote_max_message_size}; split it"
             )
-        if not payload:
-            payload = b"\x00"  # RFC 8831 §6.6: empty messages carry one byte
+        counted = bool(payload)
+        if not counted:
+            # RFC 8831 §6.6: empty messages carry one byte, which W3C's
+            # bufferedAmount does not count (the message is zero bytes long).
+            payload = b"\x00"
         lifetime = (
             channel.max_packet_lifetime / 1000.0
             if channel.max_packet_lifetime is not None
@@ -466,9 +473,10 @@ class DataChannels:
             ordered=channel.ordered or channel._ack_pending,
             max_retransmits=channel.max_retransmits,
             max_lifetime=lifetime,
+            counted=counted,
         )
         channel.messages_sent += 1
-        channel.bytes_sent += len(payload)
+        channel.bytes_sent += len(payload) if counted else 0
 
     def close(self, now: float, channel: Channel) -> None:
         """W3C ``close()``: closing now, closed once both stream directions are reset."""

@@ -8,7 +8,9 @@ own TSN and is absorbed when the run reaches it.
 
 Complete messages are delivered at once if unordered (U flag), else in SSN order per
 stream (§6.6); early ones are held. Everything held counts in :attr:`buffered`, which
-the association subtracts from its receive window.
+the association subtracts from its receive window: payload bytes plus
+:data:`FRAGMENT_OVERHEAD` per fragment or held message, so that a peer sending tiny
+fragments cannot make us hold far more memory than the window says.
 
 TSNs here are unwrapped (64-bit, monotonic); the association unwraps the wire values.
 """
@@ -20,13 +22,18 @@ from collections import deque
 from rtcpeer.sctp.events import Event, MessageReceived
 from rtcpeer.sctp.packet import FLAG_BEGIN, FLAG_END, FLAG_UNORDERED
 
-__all__ = ["ReassemblyQueue"]
+__all__ = ["FRAGMENT_OVERHEAD", "ReassemblyQueue"]
+
+#: Bytes charged per held fragment or message on top of its payload: roughly what
+#: Python spends on it (the bytes object, its list or dict slot, an orphan's tuple).
+FRAGMENT_OVERHEAD = 128
+_OVH = FRAGMENT_OVERHEAD
 
 
 class _Run:
     """A message whose first fragments have arrived."""
 
-    __slots__ = ("first_tsn", "parts", "ppid", "sid", "size", "ssn", "unordered")
+    __slots__ = ("cost", "first_tsn", "parts", "ppid", "sid", "size", "ssn", "unordered")
 
     def __init__(
         self, first_tsn: int, sid: int, ssn: int, ppid: int, unordered: bool, payload: bytes
@@ -38,6 +45,8 @@ class _Run:
         self.unordered = unordered
         self.parts: list[bytes] | None = [payload]  # None: too large, being discarded
         self.size = len(payload)
+        #: What this run adds to the queue's ``buffered``.
+        self.cost = len(payload) + _OVH
 
 
 class ReassemblyQueue:
@@ -65,16 +74,16 @@ class ReassemblyQueue:
         if flags & FLAG_BEGIN:
             if self._runs:
                 dead = self._runs.pop(tsn, None)
-                if dead is not None and dead.parts is not None:
+                if dead is not None:
                     # A message waiting for this TSN never ended: its sender abandoned
                     # the rest of it (PR-SCTP) and moved on to a new message.
-                    self.buffered -= dead.size
+                    self.buffered -= dead.cost
             if flags & FLAG_END:
                 self._complete(sid, ssn, ppid, payload, bool(flags & FLAG_UNORDERED))
                 return
             n = len(payload)
             first = _Run(tsn, sid, ssn, ppid, bool(flags & FLAG_UNORDERED), payload)
-            self.buffered += n
+            self.buffered += n + _OVH
             if self._orphans:
                 self._absorb(first, tsn + 1)
             else:
@@ -86,14 +95,15 @@ class ReassemblyQueue:
             if run is not None:
                 self._runs[tsn] = run
             self._orphans[tsn] = (flags, sid, ssn, ppid, payload)
-            self.buffered += n
+            self.buffered += n + _OVH
             return
         parts = run.parts
         if parts is not None and run.size + n <= self.max_message_size:
             # The common case, inlined: one more fragment in order.
             parts.append(payload)
             run.size += n
-            self.buffered += n
+            run.cost += n + _OVH
+            self.buffered += n + _OVH
         else:
             self._append(run, payload)
         if flags & FLAG_END:
@@ -111,12 +121,14 @@ class ReassemblyQueue:
             return
         if run.size > self.max_message_size:
             # Too large to ever deliver: drop what we hold, keep consuming its fragments.
-            self.buffered -= run.size - n
+            self.buffered -= run.cost
+            run.cost = 0
             run.parts = None
             self.oversized += 1
             return
         parts.append(payload)
-        self.buffered += n
+        run.cost += n + _OVH
+        self.buffered += n + _OVH
 
     def _absorb(self, run: _Run, nxt: int) -> None:
         orphans = self._orphans
@@ -125,7 +137,7 @@ class ReassemblyQueue:
             if orphan is None:
                 break
             flags, sid, _ssn, _ppid, payload = orphan
-            self.buffered -= len(payload)
+            self.buffered -= len(payload) + _OVH
             if sid != run.sid:
                 # Not ours: a malformed sequence. Leave the run waiting; drop the orphan.
                 break
@@ -143,7 +155,7 @@ class ReassemblyQueue:
             if not run.unordered:
                 self._complete(run.sid, run.ssn, run.ppid, None, False)
             return
-        self.buffered -= run.size
+        self.buffered -= run.cost
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         self._complete(run.sid, run.ssn, run.ppid, data, run.unordered)
 
@@ -165,7 +177,7 @@ class ReassemblyQueue:
         elif (ssn - expected) & 0xFFFF < 0x8000:
             self._held.setdefault(sid, {})[ssn] = (ppid, data)
             if data is not None:
-                self.buffered += len(data)
+                self.buffered += len(data) + _OVH
         else:
             self.stale += 1
 
@@ -177,7 +189,7 @@ class ReassemblyQueue:
                 break
             data = item[1]
             if data is not None:
-                self.buffered -= len(data)
+                self.buffered -= len(data) + _OVH
                 events.append(MessageReceived(sid, item[0], data, False))
             expected = (expected + 1) & 0xFFFF
         if not held:
@@ -198,12 +210,10 @@ class ReassemblyQueue:
         """
         runs = self._runs
         for key in [k for k, r in runs.items() if r.first_tsn <= skipped or k <= cum]:
-            run = runs.pop(key)
-            if run.parts is not None:
-                self.buffered -= run.size
+            self.buffered -= runs.pop(key).cost
         orphans = self._orphans
         for key in [k for k in orphans if k <= cum]:
-            self.buffered -= len(orphans.pop(key)[4])
+            self.buffered -= len(orphans.pop(key)[4]) + _OVH
 
     def skip_ssn(self, sid: int, ssn: int) -> None:
         """RFC 3758 §3.6: messages up to ``ssn`` on ``sid`` will not come; deliver what is
@@ -218,7 +228,7 @@ class ReassemblyQueue:
                     break
                 ppid, data = held.pop(s)
                 if data is not None:
-                    self.buffered -= len(data)
+                    self.buffered -= len(data) + _OVH
                     self._events.append(MessageReceived(sid, ppid, data, False))
         expected = (ssn + 1) & 0xFFFF
         if held:
@@ -232,7 +242,7 @@ class ReassemblyQueue:
         self._next_ssn.pop(sid, None)
         held = self._held.pop(sid, None)
         if held:
-            self.buffered -= sum(len(d) for _, d in held.values() if d is not None)
+            self.buffered -= sum(len(d) + _OVH for _, d in held.values() if d is not None)
 
     def reset_all(self) -> None:
         """Forget everything (association restart)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from rtcpeer.sctp.association import Association
 from rtcpeer.sctp.events import Event, MessageReceived
+from rtcpeer.sctp.reassembly import FRAGMENT_OVERHEAD
 from rtcpeer.testing import Netem
 
 
@@ -210,9 +211,10 @@ def check_invariants(assoc: Association) -> None:
     assert queued == assoc._buffered_total == sum(assoc._buffered.values())
     assert all(v > 0 for v in assoc._buffered.values())
     rq = assoc._rq
-    held = sum(len(d) for h in rq._held.values() for _, d in h.values() if d is not None)
-    runs = sum(r.size for r in rq._runs.values() if r.parts is not None)
-    orphans = sum(len(o[4]) for o in rq._orphans.values())
+    ovh = FRAGMENT_OVERHEAD
+    held = sum(len(d) + ovh for h in rq._held.values() for _, d in h.values() if d is not None)
+    runs = sum(r.size + ovh * len(r.parts) for r in rq._runs.values() if r.parts is not None)
+    orphans = sum(len(o[4]) + ovh for o in rq._orphans.values())
     assert rq.buffered == held + runs + orphans, (rq.buffered, held, runs, orphans)
     gaps = assoc._rcv_gaps
     prev = assoc._rcv_cum + 1

@@ -634,3 +634,24 @@ def test_oversized_incoming_message_dropped_and_stream_continues() -> None:
     assert pair.run_until(lambda: bool(pair.received_b), 5)
     assert pair.received_b == [MessageReceived(1, 51, b"after")]
     assert pair.b.reassembly_oversized == 1
+
+
+def test_hostile_tiny_fragments_are_bounded_by_the_receive_buffer() -> None:
+    """Middle fragments of one byte on every other TSN never complete; the receiver
+    stops taking them once their bookkeeping (not just their payload) fills the
+    receive buffer, so memory stays bounded."""
+    from rtcpeer.sctp.reassembly import FRAGMENT_OVERHEAD
+
+    pair = Pair()
+    pair.connect()
+    b = pair.b
+    limit = b._max_rbuf
+    tsn0 = b._rcv_cum
+    for i in range(1, 200_000):
+        b._on_data((tsn0 + 2 * i) & 0xFFFFFFFF, 0, 0, 0, 51, b"x")
+    held = len(b._rq._orphans)
+    assert b.stats.dropped_no_buffer > 0
+    # Each orphan costs Python ~200 bytes; at least 64 of them must be charged, so
+    # the count stays far below what 1-byte payloads alone would allow (2 * limit).
+    assert held <= 2 * limit // 64
+    assert held * (1 + FRAGMENT_OVERHEAD) <= 2 * limit + 1 + FRAGMENT_OVERHEAD

@@ -6,7 +6,7 @@ import random
 from collections import deque
 
 from rtcpeer.sctp.events import Event, MessageReceived
-from rtcpeer.sctp.reassembly import ReassemblyQueue
+from rtcpeer.sctp.reassembly import FRAGMENT_OVERHEAD, ReassemblyQueue
 
 B, E, U = 2, 1, 4
 
@@ -52,7 +52,8 @@ def test_ordered_messages_held_until_their_turn() -> None:
         rq.add(*f)
     rq.add(20, B | E, 1, 2, 51, b"third")
     assert not events
-    assert rq.buffered == len(b"second-message") + 5
+    # Two complete messages held for their turn, each charged its overhead too.
+    assert rq.buffered == len(b"second-message") + 5 + 2 * FRAGMENT_OVERHEAD
     rq.add(9, B | E, 1, 0, 51, b"first")
     assert [e.data for e in events] == [b"first", b"second-message", b"third"]  # type: ignore[union-attr]
     assert rq.buffered == 0
@@ -85,7 +86,7 @@ def test_forget_drops_partial_messages() -> None:
     frags = fragments(10, 0, 0, b"x" * 50, 10)
     rq.add(*frags[0])
     rq.add(*frags[2])  # orphan
-    assert rq.buffered == 20
+    assert rq.buffered == 20 + 2 * FRAGMENT_OVERHEAD
     rq.forget(14, 14)
     assert rq.buffered == 0
     rq.skip_ssn(0, 0)
@@ -160,7 +161,21 @@ def test_abandoned_partial_message_dropped_when_next_message_starts() -> None:
     rq.add(*frags[0])
     rq.add(*frags[1])  # the sender gave up on the rest
     rq.add(3, B | E, 0, 1, 51, b"next")
-    assert rq.buffered == len(b"next")  # held for SSN 0; the dead run is gone
+    # held for SSN 0; the dead run is gone
+    assert rq.buffered == len(b"next") + FRAGMENT_OVERHEAD
     rq.skip_ssn(0, 0)
     assert [e.data for e in events] == [b"next"]  # type: ignore[union-attr]
+    assert rq.buffered == 0
+
+
+def test_tiny_fragments_are_charged_their_overhead() -> None:
+    """A hostile peer sends 1-byte middle fragments on every other TSN: each waits as
+    an orphan. ``buffered`` (what the receive window and the drop checks see) must
+    grow with their count, not only with their 1-byte payloads."""
+    rq, _events = make()
+    for i in range(1000):
+        rq.add(100 + 2 * i, 0, 0, 0, 51, b"x")
+    assert rq.buffered == 1000 * (1 + FRAGMENT_OVERHEAD)
+    assert rq.buffered >= 1000 * 64  # what Python really spends, at the least
+    rq.forget(100 + 2 * 1000, 100 + 2 * 1000)
     assert rq.buffered == 0
