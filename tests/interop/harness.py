@@ -318,6 +318,20 @@ class ChromiumPeer(Peer):
         await self.browser.call("close", self.pc_id)
 
 
+def channel_info(channel: Any) -> dict[str, Any]:
+    """The W3C attributes of a data channel object (aiortc's or ours), as the page
+    reports them for Chromium's."""
+    return {
+        "label": channel.label,
+        "id": channel.id,
+        "ordered": channel.ordered,
+        "protocol": channel.protocol,
+        "maxRetransmits": channel.maxRetransmits,
+        "maxPacketLifeTime": channel.maxPacketLifeTime,
+        "negotiated": channel.negotiated,
+    }
+
+
 # -- aiortc -------------------------------------------------------------------------------
 
 
@@ -359,7 +373,7 @@ class AiortcPeer(Peer):
         @self.pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:
             key = self._watch_channel(channel)
-            self._event({"type": "datachannel", "channel": key, "label": channel.label})
+            self._event({"type": "datachannel", "channel": key, **channel_info(channel)})
 
     def _watch_state(self, name: str) -> None:
         event_type = name.lower() + "change"
@@ -472,7 +486,7 @@ class RtcpeerPeer(Peer):
 
         def on_datachannel(event: Any) -> None:
             key = self._watch_channel(event.channel)
-            self._event({"type": "datachannel", "channel": key, "label": event.channel.label})
+            self._event({"type": "datachannel", "channel": key, **channel_info(event.channel)})
 
         self.pc.ondatachannel = on_datachannel
 

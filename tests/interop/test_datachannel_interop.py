@@ -103,6 +103,14 @@ async def test_reliability_options_are_negotiated_in_band(
         await channel.wait_open()
         remote = await answerer.channel_from_event("opts")
         await remote.wait_open()
+        # DCEP carried every option: the answerer's channel reports what was asked.
+        info = remote.info
+        assert info["ordered"] == options.get("ordered", True)
+        assert info["maxRetransmits"] == options.get("maxRetransmits")
+        assert info["maxPacketLifeTime"] == options.get("maxPacketLifeTime")
+        assert info["negotiated"] is False
+        if channel.info.get("id") is not None:
+            assert info["id"] == channel.info["id"]
         for i in range(20):
             await channel.send(f"m{i}")
         got = await remote.messages(20)
@@ -126,12 +134,21 @@ async def test_large_messages_up_to_max_message_size(
         await channel.wait_open()
         remote = await answerer.channel_from_event("big")
         await remote.wait_open()
-        # 64 KiB is within every peer's limit (aiortc advertises 65536).
-        blob = hashlib.sha256(b"x").digest() * 2048
-        await channel.send(blob)
-        await remote.send(blob[::-1])
-        assert await remote.messages(1) == [blob]
-        assert await channel.messages(1) == [blob[::-1]]
+        # Each way, exactly the receiver's a=max-message-size (262144 for all three:
+        # Chromium, aiortc 1.16 and rtcpeer), and one byte more is refused on our side.
+        sctp = ours.pc.sctp
+        assert sctp is not None
+        to_them = sctp.maxMessageSize
+        assert to_them == 262144
+        to_us = 262144
+        ours_channel, theirs_channel = (channel, remote) if ours is offerer else (remote, channel)
+        blob = hashlib.sha256(b"x").digest() * (max(to_them, to_us) // 32 + 1)
+        with pytest.raises(TypeError, match="max-message-size"):
+            ours_channel.key.send(blob[: to_them + 1])
+        await ours_channel.send(blob[:to_them])
+        await theirs_channel.send(blob[::-1][:to_us])
+        assert await theirs_channel.messages(1, timeout=30) == [blob[:to_them]]
+        assert await ours_channel.messages(1, timeout=30) == [blob[::-1][:to_us]]
     finally:
         await ours.close()
         await theirs.close()
