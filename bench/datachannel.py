@@ -8,6 +8,7 @@ machine, compare ratios within one run.
 
     python -m bench.datachannel --peers aiortc chromium rtcpeer
     python -m bench.datachannel --peers aiortc --total 5000000 --size 100   # small messages
+    python -m bench.datachannel --peers aiortc rtcpeer --repeat 5   # interleaved, medians
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -191,9 +193,24 @@ async def run_rtcpeer(total: int, size: int, window: int) -> dict[str, Any]:
         channel.send(payload)
         sent += size
     end = await asyncio.wait_for(done, 600)
+    sctp_stats = {}
+    sender = a._connection.sctp
+    if sender is not None:
+        s = sender.stats
+        sctp_stats = {
+            "packets_sent": s.packets_sent,
+            "retransmitted_chunks": s.retransmitted_chunks,
+            "fast_retransmits": s.fast_retransmits,
+            "t3_expirations": s.t3_expirations,
+        }
     await a.close()
     await b.close()
-    return {"received": received, "messages": messages, "seconds": end - start}
+    return {
+        "received": received,
+        "messages": messages,
+        "seconds": end - start,
+        "sender_sctp": sctp_stats,
+    }
 
 
 RUNNERS: dict[str, Runner] = {
@@ -213,9 +230,16 @@ def main() -> int:
     parser.add_argument("--total", type=int, default=64 << 20, help="bytes to transfer")
     parser.add_argument("--size", type=int, default=64 << 10, help="message size")
     parser.add_argument("--window", type=int, default=4 << 20, help="bufferedAmount high mark")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the peers this many times, interleaved, then print each peer's median",
+    )
     args = parser.parse_args()
     status = 0
-    for peer in args.peers:
+    runs: dict[str, list[float]] = {peer: [] for peer in args.peers}
+    for peer in args.peers * args.repeat:
         record: dict[str, Any] = {
             "bench": "datachannel",
             "peer": peer,
@@ -231,7 +255,26 @@ def main() -> int:
             record.update(result)
             record["MB_per_s"] = round(result["received"] / result["seconds"] / 1e6, 2)
             record["messages_per_s"] = round(result["messages"] / result["seconds"])
+            runs[peer].append(result["seconds"])
         print(json.dumps(record), flush=True)
+    if args.repeat > 1:
+        for peer, seconds in runs.items():
+            if not seconds:
+                continue
+            median = statistics.median(seconds)
+            summary = {
+                "bench": "datachannel-median",
+                "peer": peer,
+                "runs": len(seconds),
+                "size": args.size,
+                "MB_per_s": round(args.total / median / 1e6, 2),
+                "messages_per_s": round(args.total / args.size / median),
+                "MB_per_s_range": [
+                    round(args.total / max(seconds) / 1e6, 2),
+                    round(args.total / min(seconds) / 1e6, 2),
+                ],
+            }
+            print(json.dumps(summary), flush=True)
     return status
 
 
