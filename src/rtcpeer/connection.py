@@ -224,6 +224,7 @@ class Connection:
             self._move_sctp(now)
         self.dtls.close()
         self._move_dtls()
+        self.ice.release(now)  # TURN allocations deleted (RFC 8656 §8)
         transmits = list(self._drain_ice())
         self.ice.close()
         self._final_transmits = deque(transmits)

@@ -11,9 +11,16 @@ back as application data (DTLS, SRTP) after being counted on its candidate pair.
 What the agent does:
 
 - Gathering: a host candidate the moment the shell reports a socket, then
-  server-reflexive candidates from **every** configured STUN server in parallel; a
-  dead server only delays ``complete``, never a candidate. Each candidate is an event
-  as soon as it is known; ``None`` ends gathering.
+  server-reflexive candidates from **every** configured STUN server and relayed ones
+  from **every** TURN server (:class:`~rtcpeer.ice.turn.TurnClient`, one allocation
+  per server and socket), in parallel; a dead server only delays ``complete``, never
+  a candidate. Each candidate is an event as soon as it is known; ``None`` ends
+  gathering. ``relay_only`` (W3C ``iceTransportPolicy: "relay"``) announces and pairs
+  relayed candidates only.
+- Relaying: datagrams of pairs whose local candidate is relayed are wrapped for the
+  TURN server on the way out (:meth:`poll_transmit`) and unwrapped on the way in; the
+  agent asks for the permissions its pairs need and binds a channel to the selected
+  pair's peer.
 - Checks: pairs formed as remote candidates trickle in (any time, also before the
   remote credentials), frozen/waiting per foundation (§6.1.2.6), one check per ``Ta``
   with triggered checks first (§6.1.4.2), role conflicts resolved by tie-breaker
@@ -33,6 +40,7 @@ changed through one table-checked setter that queues an event.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import secrets
 from collections import deque
@@ -60,6 +68,7 @@ from rtcpeer.ice.stun import (
     short_term_key,
 )
 from rtcpeer.ice.transaction import TransactionResponse, TransactionTable, TransactionTimedOut
+from rtcpeer.ice.turn import TurnAllocated, TurnClient, TurnFailed, TurnServerConfig
 
 __all__ = [
     "CandidatePair",
@@ -264,6 +273,8 @@ class IceAgent:
         ufrag: str | None = None,
         pwd: str | None = None,
         stun_servers: Iterable[tuple[Address, str]] = (),
+        turn_servers: Iterable[TurnServerConfig] = (),
+        relay_only: bool = False,
         ta: float = 0.02,
         check_rto: float = 0.25,
         check_max_rto: float = 1.6,
@@ -283,6 +294,8 @@ class IceAgent:
         self.remote_pwd: str | None = None
         self.remote_lite = False
         self.stun_servers = tuple(stun_servers)
+        self.turn_servers = tuple(turn_servers)
+        self.relay_only = relay_only
         self.ta = ta
         self.nomination_delay = nomination_delay
         self.consent_interval = consent_interval
@@ -319,6 +332,13 @@ class IceAgent:
         # Early checks that arrived before the remote credentials were known.
         self._early: list[CandidatePair] = []
         self._interface_count = 0
+        self._turn: list[TurnClient] = []
+        #: (base, server) -> client, for datagrams the TURN servers send us.
+        self._turn_routes: dict[tuple[Address, Address], TurnClient] = {}
+        #: relayed address -> client, for datagrams our relayed candidates send.
+        self._relays: dict[Address, TurnClient] = {}
+        self._turn_pending: set[TurnClient] = set()
+        self._now = 0.0
         self._closed = False
         self._consent_revoked = False
         #: Counters of inputs the agent dropped (for stats and debugging).
@@ -349,21 +369,40 @@ class IceAgent:
         if base in self._bases:
             raise ValueError(f"{base} is already a local candidate base")
         self._bases.append(base)
+        self._now = now
         interface_preference = max(0, 255 - self._interface_count)
         self._interface_count += 1
         local = self._make_host(base, interface_preference)
-        self._add_local(now, local)
-        for server, url in self.stun_servers:
-            if _family(server[0]) != _family(base[0]):
+        if not self.relay_only:
+            self._add_local(now, local)
+            for server, url in self.stun_servers:
+                if _family(server[0]) != _family(base[0]):
+                    continue
+                request = StunMessage(
+                    StunMethod.BINDING, StunClass.REQUEST, new_transaction_id(self.rng)
+                )
+                self._gathers_pending += 1
+                self._transactions.start(
+                    now, request.serialize(fingerprint=True), _Gather(base, server, url), rto=0.5
+                )
+                self._flush_transactions()
+        for config in self.turn_servers:
+            if _family(config.server[0]) != _family(base[0]) or config.transport != "udp":
                 continue
-            request = StunMessage(
-                StunMethod.BINDING, StunClass.REQUEST, new_transaction_id(self.rng)
+            client = TurnClient(
+                server=config.server,
+                base=base,
+                username=config.username,
+                password=config.password,
+                url=config.url,
+                rng=self.rng,
             )
+            self._turn.append(client)
+            self._turn_pending.add(client)
+            self._turn_routes[(base, config.server)] = client
             self._gathers_pending += 1
-            self._transactions.start(
-                now, request.serialize(fingerprint=True), _Gather(base, server, url), rto=0.5
-            )
-            self._flush_transactions()
+            client.start(now)
+            self._drain_turn(now, client)
         return local.candidate
 
     def end_of_host_candidates(self, now: float) -> None:
@@ -473,19 +512,13 @@ class IceAgent:
         self.local_candidates = []
         self._set_gathering("gathering")
         for local in old_locals:
-            if local.candidate.type == "host":
-                fresh = Candidate(
-                    local.candidate.foundation,
-                    1,
-                    "udp",
-                    local.candidate.priority,
-                    local.candidate.address,
-                    local.candidate.port,
-                    "host",
-                    extensions=self._candidate_extensions(),
+            if local.candidate.type in ("host", "relay"):
+                # Same candidate, announced under the new credentials (allocations stay).
+                fresh = dataclasses.replace(
+                    local.candidate, extensions=self._candidate_extensions()
                 )
                 self._add_local(now, LocalCandidate(fresh, local.base))
-        for base in self._bases:
+        for base in self._bases if not self.relay_only else ():
             for server, url in self.stun_servers:
                 if _family(server[0]) != _family(base[0]):
                     continue
@@ -530,11 +563,23 @@ class IceAgent:
             self._set_state("disconnected")
         self._set_state("failed")
 
+    def release(self, now: float) -> None:
+        """Delete the TURN allocations (Refresh with LIFETIME 0); the datagrams are
+        queued for :meth:`poll_transmit`. Call before :meth:`close` when closing."""
+        self._now = now
+        for client in self._turn:
+            client.release(now)
+            self._drain_turn(now, client)
+        self._turn_pending.clear()
+
     def close(self) -> None:
         """Stop everything; nothing more is sent."""
         if self._closed:
             return
         self._closed = True
+        self._turn.clear()
+        self._turn_routes.clear()
+        self._relays.clear()
         self._transactions.cancel_all()
         self._transmits.clear()
         self._next_check = self._nominate_at = self._next_consent = None
@@ -568,7 +613,22 @@ class IceAgent:
 
     def handle_datagram(self, now: float, datagram: Datagram) -> bytes | None:
         """Feed one received datagram. STUN is consumed (``None``); anything else is
-        returned as application data, counted on its pair."""
+        returned as application data, counted on its pair. What a TURN server relays
+        is unwrapped first and handled as received on the relayed candidate."""
+        if self._turn_routes:
+            client = self._turn_routes.get((datagram.dst, datagram.src))
+            if client is not None and not self._is_own_response(datagram.data):
+                self._now = now
+                relayed = client.handle_receive(now, datagram.data)
+                self._drain_turn(now, client)
+                address = client.relayed
+                result = None
+                if address is not None and not self._closed:
+                    for peer, payload in relayed:
+                        data = self.handle_datagram(now, Datagram(peer, address, payload))
+                        if data is not None:
+                            result = data  # over UDP, one relayed datagram at most
+                return result
         data = datagram.data
         if data and data[0] < 4 and is_stun(data):
             if not self._closed:
@@ -584,7 +644,84 @@ class IceAgent:
         return data
 
     def poll_transmit(self) -> Datagram | None:
-        return self._transmits.popleft() if self._transmits else None
+        transmits = self._transmits
+        if not self._relays:
+            return transmits.popleft() if transmits else None
+        while transmits:
+            datagram = transmits.popleft()
+            client = self._relays.get(datagram.src)
+            if client is None:
+                return datagram
+            # Sent from a relayed candidate: through the TURN server.
+            client.send(self._now, datagram.dst, datagram.data)
+            wrapped = [
+                Datagram(client.base, client.server, d) for d in iter(client.poll_transmit, None)
+            ]
+            self._turn_events(self._now, client)
+            if wrapped:
+                transmits.extendleft(reversed(wrapped[1:]))
+                return wrapped[0]
+        return None
+
+    def _is_own_response(self, data: bytes) -> bool:
+        """A STUN response to one of the agent's own transactions (a server that is
+        both our STUN and TURN server answers Binding requests on the same 5-tuple)."""
+        return len(data) >= 20 and data[0] == 1 and data[8:20] in self._transactions
+
+    def _drain_turn(self, now: float, client: TurnClient) -> None:
+        transmits = self._transmits
+        while (data := client.poll_transmit()) is not None:
+            transmits.append(Datagram(client.base, client.server, data))
+        self._turn_events(now, client)
+
+    def _turn_events(self, now: float, client: TurnClient) -> None:
+        while (event := client.poll_event()) is not None:
+            if isinstance(event, TurnAllocated):
+                self._on_allocated(now, client, event)
+            elif isinstance(event, TurnFailed):
+                self._on_turn_failed(client, event)
+
+    def _on_allocated(self, now: float, client: TurnClient, event: TurnAllocated) -> None:
+        if client in self._turn_pending:
+            self._turn_pending.discard(client)
+            self._gathers_pending -= 1
+        if self._closed:
+            return
+        # The server may have moved us (300 Try Alternate): route by where it is now.
+        self._turn_routes = {k: v for k, v in self._turn_routes.items() if v is not client}
+        self._turn_routes[(client.base, client.server)] = client
+        relayed = event.relayed
+        self._relays[relayed] = client
+        index = self._bases.index(client.base) if client.base in self._bases else 0
+        pref = local_preference(relayed[0], max(0, 255 - index))
+        related = event.mapped if event.mapped is not None else client.base
+        candidate = Candidate(
+            candidate_foundation("relay", client.base[0], "udp", client.server[0]),
+            1,
+            "udp",
+            candidate_priority("relay", pref),
+            relayed[0],
+            relayed[1],
+            "relay",
+            related_address=related[0],
+            related_port=related[1],
+            extensions=self._candidate_extensions(),
+        )
+        self._add_local(now, LocalCandidate(candidate, relayed))
+        self._schedule_checks(now)
+        self._maybe_gathering_complete()
+
+    def _on_turn_failed(self, client: TurnClient, event: TurnFailed) -> None:
+        if client in self._turn_pending:
+            self._turn_pending.discard(client)
+            self._gathers_pending -= 1
+            self._events.append(
+                IceCandidateErrorEvent(
+                    client.base[0], client.base[1], client.url, event.code, event.reason
+                )
+            )
+            self._maybe_gathering_complete()
+        # A lost allocation: its relayed pairs go quiet; consent notices.
 
     def poll_event(self) -> IceEvent | None:
         return self._events.popleft() if self._events else None
@@ -609,11 +746,22 @@ class IceAgent:
             deadline = self._checking_since + self.checking_timeout
             if best is None or deadline < best:
                 best = deadline
+        if self._turn and not self._closed:
+            for client in self._turn:
+                deadline = client.poll_timeout()
+                if deadline is not None and (best is None or deadline < best):
+                    best = deadline
         return best
 
     def handle_timeout(self, now: float) -> None:
         if self._closed:
             return
+        self._now = now
+        for client in self._turn:
+            deadline = client.poll_timeout()
+            if deadline is not None and now >= deadline:
+                client.handle_timeout(now)
+                self._drain_turn(now, client)
         self._transactions.handle_timeout(now)
         self._flush_transactions()
         if self._next_check is not None and now >= self._next_check:
@@ -651,6 +799,11 @@ class IceAgent:
             self._pair_priority(local.candidate, remote.candidate),
             generation=self.generation,
         )
+        client = self._relays.get(local.base) if self._relays else None
+        if client is not None:
+            # RFC 8445 §5.1.1.2 / RFC 8656 §9: relayed checks need a permission.
+            client.permit(self._now if now is None else now, remote.address[0])
+            self._drain_turn(self._now if now is None else now, client)
         # §6.1.2.6: the first pair of a foundation starts Waiting, the rest Frozen.
         if not any(p.foundation == pair.foundation and p.state != "failed" for p in self.pairs):
             pair.state = "waiting"
@@ -783,7 +936,7 @@ class IceAgent:
 
     def _handle_request(self, now: float, datagram: Datagram, request: StunMessage) -> None:
         # §7.3: authenticate with our password; USERNAME is "ours:theirs".
-        if datagram.dst not in self._bases:
+        if datagram.dst not in self._bases and datagram.dst not in self._relays:
             self.dropped_unauthenticated += 1
             return
         username = request.username or ""
@@ -872,7 +1025,7 @@ class IceAgent:
             (
                 c
                 for c in self.local_candidates
-                if c.base == datagram.dst and c.candidate.type == "host"
+                if c.base == datagram.dst and c.candidate.type in ("host", "relay")
             ),
             None,
         )
@@ -1071,6 +1224,11 @@ class IceAgent:
             self._events.append(IceSelectedPairEvent(local, pair.remote.candidate))
         if self._next_consent is None:
             self._schedule_consent(now)
+        client = self._relays.get(pair.local.base) if self._relays else None
+        if client is not None:
+            # Data on the selected relayed pair: 4-byte ChannelData, not 36-byte indications.
+            client.bind_channel(now, pair.remote.address)
+            self._drain_turn(now, client)
 
     def _schedule_consent(self, now: float) -> None:
         # RFC 7675 §5.1: randomised interval, 0.8-1.2 of the base.

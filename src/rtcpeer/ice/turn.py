@@ -55,6 +55,7 @@ __all__ = [
     "TurnClient",
     "TurnEvent",
     "TurnFailed",
+    "TurnServerConfig",
     "TurnState",
 ]
 
@@ -92,6 +93,17 @@ class TurnFailed:
 
 
 TurnEvent = TurnAllocated | TurnFailed
+
+
+@dataclass(frozen=True, slots=True)
+class TurnServerConfig:
+    """A resolved TURN server for the ICE agent: where, how, and who we are there."""
+
+    server: Address
+    username: str
+    password: str
+    url: str = ""
+    transport: Transport = "udp"
 
 
 @dataclass(slots=True)
