@@ -25,12 +25,18 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from rtcpeer.aio.certificate import RTCCertificate
-from rtcpeer.aio.configuration import RTCConfiguration, check_update, parse_configuration
+from rtcpeer.aio.configuration import (
+    RTCConfiguration,
+    RTCIceServer,
+    check_update,
+    parse_configuration,
+)
 from rtcpeer.aio.datachannel import DCEP_PRIORITIES, RTCDataChannel, RTCDataChannelEvent
 from rtcpeer.aio.driver import ConnectionDriver
 from rtcpeer.aio.events import EventTarget
 from rtcpeer.aio.stats import RTCStatsReport, collect_stats
 from rtcpeer.connection import Connection, ConnectionEvent, SctpStateEvent
+from rtcpeer.datagram import Address
 from rtcpeer.dtls.certificate import Certificate
 from rtcpeer.dtls.transport import DtlsErrorEvent, DtlsStateChangeEvent
 from rtcpeer.errors import InvalidStateError, OperationError
@@ -43,6 +49,8 @@ from rtcpeer.ice.agent import (
     IceStateEvent,
 )
 from rtcpeer.ice.candidate import Candidate, CandidateParseError
+from rtcpeer.ice.turn import TurnServerConfig
+from rtcpeer.ice.url import IceServerUrl
 from rtcpeer.sctp.datachannel import (
     Channel,
     ChannelAnnounced,
@@ -560,8 +568,7 @@ class RTCPeerConnection(EventTarget):
             except OSError as exc:
                 logger.warning("cannot bind a socket on %s: %s", ip, exc)
                 continue
-            if self._configuration.iceTransportPolicy == "relay":
-                continue  # sockets exist for TURN; host candidates are not offered
+            # Under the relay policy the agent keeps host sockets for TURN only.
             agent.add_host_candidate(now, base)
         agent.end_of_host_candidates(now)
         self._connection.pump(now)
@@ -569,33 +576,61 @@ class RTCPeerConnection(EventTarget):
         driver.schedule()
 
     async def _resolve_stun_servers(self) -> None:
+        """Resolve every configured STUN and TURN server (all at once, so one slow
+        name does not hold the others) and hand them to the ICE agent."""
         if self._stun_servers_resolved:
             return
         self._stun_servers_resolved = True
-        loop = asyncio.get_running_loop()
-        servers = []
+        relay_only = self._configuration.iceTransportPolicy == "relay"
+        wanted: list[tuple[RTCIceServer, IceServerUrl]] = []
         for server in self._configuration.iceServers:
             for url in server.parsed:
-                if url.is_turn or url.transport != "udp":
-                    continue  # TURN and STUN over TLS are not implemented yet
-                host = url.host
-                try:
-                    ipaddress.ip_address(host)
-                    addresses = [host]
-                except ValueError:
-                    try:
-                        infos = await loop.getaddrinfo(host, url.port, type=2)
-                    except OSError as exc:
-                        self.dispatchEvent(
-                            RTCPeerConnectionIceErrorEvent(
-                                "icecandidateerror", None, None, str(url), 701, f"DNS: {exc}", self
-                            )
+                if url.transport != "udp":
+                    # TURN over TCP/TLS and STUN over TLS need stream sockets the shell
+                    # does not open yet: say so rather than ignore the server silently.
+                    self._candidate_error(
+                        str(url), 701, f"{url.scheme} over {url.transport} is not supported yet"
+                    )
+                    continue
+                if not url.is_turn and relay_only:
+                    continue  # no server-reflexive candidates under the relay policy
+                wanted.append((server, url))
+        resolved = await asyncio.gather(*(self._resolve(url) for _, url in wanted))
+        stun: list[tuple[Address, str]] = []
+        turn: list[TurnServerConfig] = []
+        for (server, url), addresses in zip(wanted, resolved, strict=True):
+            for address in addresses:
+                if url.is_turn:
+                    assert server.username is not None and server.credential is not None
+                    turn.append(
+                        TurnServerConfig(
+                            (address, url.port), server.username, server.credential, str(url)
                         )
-                        continue
-                    addresses = sorted({str(info[4][0]) for info in infos})
-                for address in addresses:
-                    servers.append(((address, url.port), str(url)))
-        self._agent.stun_servers = tuple(servers)
+                    )
+                else:
+                    stun.append(((address, url.port), str(url)))
+        self._agent.stun_servers = tuple(stun)
+        self._agent.turn_servers = tuple(turn)
+        self._agent.relay_only = relay_only
+
+    async def _resolve(self, url: IceServerUrl) -> list[str]:
+        host = url.host
+        try:
+            ipaddress.ip_address(host)
+            return [host]
+        except ValueError:
+            pass
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, url.port, type=2)
+        except OSError as exc:
+            self._candidate_error(str(url), 701, f"DNS: {exc}")
+            return []
+        return sorted({str(info[4][0]) for info in infos})
+
+    def _candidate_error(self, url: str, code: int, text: str) -> None:
+        self.dispatchEvent(
+            RTCPeerConnectionIceErrorEvent("icecandidateerror", None, None, url, code, text, self)
+        )
 
     # -- negotiationneeded ---------------------------------------------------------------------
 

@@ -1,0 +1,139 @@
+"""Relayed connections through a real coturn on loopback: rtcpeer with rtcpeer, and
+rtcpeer with headless Chromium, under ``iceTransportPolicy: "relay"``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from rtcpeer import RTCPeerConnection
+from tests.interop.coturn import Coturn, coturn
+from tests.interop.harness import ChromiumBrowser, RtcpeerPeer, negotiate
+
+
+@pytest.fixture
+def turn() -> Iterator[Coturn]:
+    with coturn() as server:
+        yield server
+
+
+def relay_config(server: Coturn, **options: Any) -> dict[str, Any]:
+    return {"iceServers": [server.ice_server(**options)], "iceTransportPolicy": "relay"}
+
+
+async def test_relay_only_between_two_rtcpeers_is_byte_exact(turn: Coturn) -> None:
+    a = RTCPeerConnection(relay_config(turn))
+    b = RTCPeerConnection(relay_config(turn))
+    seen: dict[str, list[Any]] = {"a": [], "b": []}
+    tasks: set[asyncio.Future[None]] = set()
+
+    def relay(src: RTCPeerConnection, dst: RTCPeerConnection, name: str) -> None:
+        def on_candidate(event: Any) -> None:
+            seen[name].append(event.candidate)
+            if event.candidate is not None:
+                task = asyncio.ensure_future(dst.addIceCandidate(event.candidate))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        src.onicecandidate = on_candidate
+
+    relay(a, b, "a")
+    relay(b, a, "b")
+    channel = a.createDataChannel("bulk")
+    opened = asyncio.get_running_loop().create_future()
+    channel.onopen = lambda e: opened.set_result(None)
+    received: list[bytes] = []
+    done = asyncio.get_running_loop().create_future()
+    total = 2_000_000
+
+    def on_channel(event: Any) -> None:
+        def on_message(message: Any) -> None:
+            received.append(message.data)
+            if sum(map(len, received)) >= total and not done.done():
+                done.set_result(None)
+
+        event.channel.onmessage = on_message
+
+    b.ondatachannel = on_channel
+    try:
+        await a.setLocalDescription()
+        await b.setRemoteDescription(a.localDescription)
+        await b.setLocalDescription()
+        await a.setRemoteDescription(b.localDescription)
+        await asyncio.wait_for(opened, 20)
+        for name in ("a", "b"):
+            candidates = [c for c in seen[name] if c is not None]
+            assert candidates and {c.type for c in candidates} == {"relay"}
+            assert all(c.address == "127.0.0.1" for c in candidates)
+            assert seen[name][-1] is None  # gathering completed
+        payload = hashlib.sha256(b"turn").digest() * (total // 32)
+        for offset in range(0, total, 16384):
+            while channel.bufferedAmount > 1 << 20:
+                await asyncio.sleep(0.005)
+            channel.send(payload[offset : offset + 16384])
+        await asyncio.wait_for(done, 60)
+        assert b"".join(received) == payload
+        stats = await a.getStats()
+        pair = next(s for s in stats.values() if s.type == "candidate-pair" and s["nominated"])
+        local = stats[pair["localCandidateId"]]
+        remote = stats[pair["remoteCandidateId"]]
+        assert local["candidateType"] == remote["candidateType"] == "relay"
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_wrong_credential_is_an_icecandidateerror(turn: Coturn) -> None:
+    pc = RTCPeerConnection(relay_config(turn, credential="wrong"))
+    errors: list[Any] = []
+    candidates: list[Any] = []
+    pc.onicecandidateerror = errors.append
+    pc.onicecandidate = lambda e: candidates.append(e.candidate)
+    try:
+        pc.createDataChannel("x")
+        await pc.setLocalDescription()
+        for _ in range(400):
+            if candidates and candidates[-1] is None:
+                break
+            await asyncio.sleep(0.025)
+        assert candidates == [None]  # no relay candidate, and nothing else under "relay"
+        assert [e.errorCode for e in errors] == [401]
+        assert errors[0].url.startswith(f"turn:{turn.host}:{turn.port}")
+    finally:
+        await pc.close()
+
+
+@pytest.mark.parametrize("relay_side", ["both", "rtcpeer", "chromium"])
+async def test_relay_only_with_chromium(turn: Coturn, relay_side: str) -> None:
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        all_config = {"iceServers": [turn.ice_server()]}
+        theirs = await running.peer(
+            relay_config(turn) if relay_side in ("both", "chromium") else all_config
+        )
+        ours = RtcpeerPeer(relay_config(turn) if relay_side in ("both", "rtcpeer") else all_config)
+        try:
+            channel = await ours.create_data_channel("relayed")
+            await negotiate(ours, theirs)
+            await channel.wait_open(timeout=30)
+            remote = await theirs.channel_from_event("relayed")
+            await channel.send("through coturn")
+            assert await remote.messages(1) == ["through coturn"]
+            await remote.send(b"\x00" * 10000)
+            assert await channel.messages(1) == [b"\x00" * 10000]
+            stats = await ours.pc.getStats()
+            pair = next(s for s in stats.values() if s.type == "candidate-pair" and s["nominated"])
+            types = {
+                stats[pair["localCandidateId"]]["candidateType"],
+                stats[pair["remoteCandidateId"]]["candidateType"],
+            }
+            assert "relay" in types
+            if relay_side in ("both", "rtcpeer"):
+                assert stats[pair["localCandidateId"]]["candidateType"] == "relay"
+        finally:
+            await ours.close()
+            await theirs.close()
