@@ -82,6 +82,8 @@ async def test_relay_only_between_two_rtcpeers_is_byte_exact(turn: Coturn) -> No
         local = stats[pair["localCandidateId"]]
         remote = stats[pair["remoteCandidateId"]]
         assert local["candidateType"] == remote["candidateType"] == "relay"
+        assert local["relayProtocol"] == "udp"
+        assert local["url"].startswith(f"turn:{turn.host}:{turn.port}")
     finally:
         await a.close()
         await b.close()

@@ -66,6 +66,16 @@ class RTCStatsReport:
         return len(self._stats)
 
 
+def _local_stats(local: LocalCandidate, timestamp: float, transport_id: str) -> RTCStats:
+    sid = _local_id(local)
+    stats = _candidate_stats("local-candidate", local.candidate, timestamp, transport_id, sid)
+    if local.url is not None:
+        stats["url"] = local.url
+    if local.relay_protocol is not None:
+        stats["relayProtocol"] = local.relay_protocol
+    return stats
+
+
 def _candidate_stats(
     kind: str, candidate: Any, timestamp: float, transport_id: str, stats_id: str
 ) -> RTCStats:
@@ -117,10 +127,7 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
     )
     selected = agent.selected
     for local in agent.local_candidates:
-        sid = _local_id(local)
-        out[sid] = _candidate_stats(
-            "local-candidate", local.candidate, timestamp, transport_id, sid
-        )
+        out[_local_id(local)] = _local_stats(local, timestamp, transport_id)
     for remote in agent.remote_candidates:
         sid = _remote_id(remote)
         out[sid] = _candidate_stats(
@@ -133,9 +140,7 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
         sid = _pair_id(pair)
         local_sid, remote_sid = _local_id(pair.local), _remote_id(pair.remote)
         if local_sid not in out:
-            out[local_sid] = _candidate_stats(
-                "local-candidate", pair.local.candidate, timestamp, transport_id, local_sid
-            )
+            out[local_sid] = _local_stats(pair.local, timestamp, transport_id)
         if remote_sid not in out:
             out[remote_sid] = _candidate_stats(
                 "remote-candidate", pair.remote.candidate, timestamp, transport_id, remote_sid

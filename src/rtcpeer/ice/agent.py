@@ -180,6 +180,10 @@ class LocalCandidate:
 
     candidate: Candidate
     base: Address
+    #: The STUN/TURN server a srflx/relay candidate came from (W3C stats ``url``).
+    url: str | None = None
+    #: How we reach the TURN server of a relay candidate (W3C ``relayProtocol``).
+    relay_protocol: str | None = None
 
     @property
     def address(self) -> Address:
@@ -517,7 +521,9 @@ class IceAgent:
                 fresh = dataclasses.replace(
                     local.candidate, extensions=self._candidate_extensions()
                 )
-                self._add_local(now, LocalCandidate(fresh, local.base))
+                self._add_local(
+                    now, LocalCandidate(fresh, local.base, local.url, local.relay_protocol)
+                )
         for base in self._bases if not self.relay_only else ():
             for server, url in self.stun_servers:
                 if _family(server[0]) != _family(base[0]):
@@ -707,7 +713,9 @@ class IceAgent:
             related_port=related[1],
             extensions=self._candidate_extensions(),
         )
-        self._add_local(now, LocalCandidate(candidate, relayed))
+        self._add_local(
+            now, LocalCandidate(candidate, relayed, client.url, relay_protocol=client.transport)
+        )
         self._schedule_checks(now)
         self._maybe_gathering_complete()
 
@@ -1165,7 +1173,7 @@ class IceAgent:
                 related_port=base_port,
                 extensions=self._candidate_extensions(),
             )
-            self._add_local(now, LocalCandidate(candidate, context.base))
+            self._add_local(now, LocalCandidate(candidate, context.base, context.url))
         self._maybe_gathering_complete()
 
     # -- nomination, selection, consent ------------------------------------------------------
