@@ -156,32 +156,35 @@ class Connection:
     # -- I/O ------------------------------------------------------------------------------
 
     def handle_datagram(self, now: float, datagram: Datagram) -> None:
-        data = self.ice.handle_datagram(now, datagram)
-        if data is not None and not self._closed:
-            first = data[0] if data else 0
-            if 19 < first < 64:
-                self.dtls.handle_receive(now, data)
-            else:
-                self.dropped_unknown += 1
-        self._pump(now)
+        self.handle_datagrams(now, [datagram])
 
     def handle_datagrams(self, now: float, datagrams: list[Datagram]) -> None:
         """A batch from one socket wake-up: process all, then move bytes once."""
         ice = self.ice
         dtls = self.dtls
+        backlog = ice.relayed_backlog
         for datagram in datagrams:
             data = ice.handle_datagram(now, datagram)
             if data is not None and not self._closed:
-                first = data[0] if data else 0
-                if 19 < first < 64:
-                    dtls.handle_receive(now, data)
-                    if self.sctp is not None:
-                        # Feed SCTP as records arrive so its SACK logic sees packets one by one.
-                        while (record := dtls.poll_data()) is not None:
-                            self.sctp.handle_receive(now, record)
-                else:
-                    self.dropped_unknown += 1
+                self._receive(now, dtls, data)
+                if backlog:
+                    # One read of a TURN TCP stream carried several relayed packets.
+                    extra = backlog[:]
+                    backlog.clear()
+                    for more in extra:
+                        self._receive(now, dtls, more)
         self._pump(now)
+
+    def _receive(self, now: float, dtls: DtlsTransport, data: bytes) -> None:
+        first = data[0] if data else 0
+        if 19 < first < 64:
+            dtls.handle_receive(now, data)
+            if self.sctp is not None:
+                # Feed SCTP as records arrive so its SACK logic sees packets one by one.
+                while (record := dtls.poll_data()) is not None:
+                    self.sctp.handle_receive(now, record)
+        else:
+            self.dropped_unknown += 1
 
     def handle_timeout(self, now: float) -> None:
         self.ice.handle_timeout(now)

@@ -24,15 +24,62 @@ REALM = "rtcpeer.test"
 class Coturn:
     host: str
     port: int
+    tls_port: int
     log: str
+    #: PEM of the server's self-signed certificate (trust it to use ``turns:``).
+    ca_file: str
 
     def ice_server(self, *, transport: str = "udp", credential: str = PASSWORD) -> dict[str, str]:
-        suffix = "" if transport == "udp" else f"?transport={transport}"
-        return {
-            "urls": f"turn:{self.host}:{self.port}{suffix}",
-            "username": USER,
-            "credential": credential,
-        }
+        if transport == "tls":
+            url = f"turns:{self.host}:{self.tls_port}?transport=tcp"
+        elif transport == "tcp":
+            url = f"turn:{self.host}:{self.port}?transport=tcp"
+        else:
+            url = f"turn:{self.host}:{self.port}"
+        return {"urls": url, "username": USER, "credential": credential}
+
+
+def _self_signed(directory: str) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (IP SAN) and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = os.path.join(directory, "cert.pem")
+    key_path = os.path.join(directory, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_path, key_path
 
 
 def _free_port() -> int:
@@ -56,16 +103,19 @@ def _answers(port: int) -> bool:
 
 @contextlib.contextmanager
 def coturn() -> Iterator[Coturn]:
-    """coturn listening on 127.0.0.1 (UDP and TCP), relaying on 127.0.0.1, with one
-    long-term-credential user; loopback peers allowed (tests only)."""
+    """coturn listening on 127.0.0.1 (UDP and TCP, TLS on ``tls_port``), relaying on
+    127.0.0.1, with one long-term-credential user; loopback peers allowed (tests
+    only)."""
     binary = shutil.which("turnserver")
     if binary is None:
         require_or_skip("coturn", "coturn is not installed (apt-get install coturn)")
     assert binary is not None
     port = _free_port()
+    tls_port = _free_port()
     relay_low = 40000 + (os.getpid() % 200) * 100
     with tempfile.TemporaryDirectory(prefix="rtcpeer-coturn-") as workdir:
         log_path = os.path.join(workdir, "turn.log")
+        cert_path, key_path = _self_signed(workdir)
         args = [
             binary,
             "-n",
@@ -78,7 +128,9 @@ def coturn() -> Iterator[Coturn]:
             f"--realm={REALM}",
             "--lt-cred-mech",
             "--fingerprint",
-            "--no-tls",
+            f"--tls-listening-port={tls_port}",
+            f"--cert={cert_path}",
+            f"--pkey={key_path}",
             "--no-dtls",
             "--no-cli",
             "--allow-loopback-peers",
@@ -95,7 +147,7 @@ def coturn() -> Iterator[Coturn]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"coturn did not start (exit {process.poll()})")
                 time.sleep(0.05)
-            yield Coturn("127.0.0.1", port, log_path)
+            yield Coturn("127.0.0.1", port, tls_port, log_path, cert_path)
         finally:
             process.terminate()
             try:

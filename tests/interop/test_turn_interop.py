@@ -25,9 +25,14 @@ def relay_config(server: Coturn, **options: Any) -> dict[str, Any]:
     return {"iceServers": [server.ice_server(**options)], "iceTransportPolicy": "relay"}
 
 
-async def test_relay_only_between_two_rtcpeers_is_byte_exact(turn: Coturn) -> None:
-    a = RTCPeerConnection(relay_config(turn))
-    b = RTCPeerConnection(relay_config(turn))
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
+async def test_relay_only_between_two_rtcpeers_is_byte_exact(
+    turn: Coturn, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # turns: verifies the server's certificate against the trust store: trust coturn's.
+    monkeypatch.setenv("SSL_CERT_FILE", turn.ca_file)
+    a = RTCPeerConnection(relay_config(turn, transport=transport))
+    b = RTCPeerConnection(relay_config(turn, transport=transport))
     seen: dict[str, list[Any]] = {"a": [], "b": []}
     tasks: set[asyncio.Future[None]] = set()
 
@@ -82,8 +87,8 @@ async def test_relay_only_between_two_rtcpeers_is_byte_exact(turn: Coturn) -> No
         local = stats[pair["localCandidateId"]]
         remote = stats[pair["remoteCandidateId"]]
         assert local["candidateType"] == remote["candidateType"] == "relay"
-        assert local["relayProtocol"] == "udp"
-        assert local["url"].startswith(f"turn:{turn.host}:{turn.port}")
+        assert local["relayProtocol"] == transport
+        assert local["url"].startswith("turn")
     finally:
         await a.close()
         await b.close()
@@ -139,3 +144,25 @@ async def test_relay_only_with_chromium(turn: Coturn, relay_side: str) -> None:
         finally:
             await ours.close()
             await theirs.close()
+
+
+async def test_untrusted_turns_certificate_is_an_icecandidateerror(turn: Coturn) -> None:
+    """turns: checks the server certificate like a browser: coturn's self-signed one
+    is not trusted unless the trust store says so."""
+    pc = RTCPeerConnection(relay_config(turn, transport="tls"))
+    errors: list[Any] = []
+    candidates: list[Any] = []
+    pc.onicecandidateerror = errors.append
+    pc.onicecandidate = lambda e: candidates.append(e.candidate)
+    try:
+        pc.createDataChannel("x")
+        await pc.setLocalDescription()
+        for _ in range(400):
+            if candidates and candidates[-1] is None:
+                break
+            await asyncio.sleep(0.025)
+        assert candidates == [None]
+        assert [e.errorCode for e in errors] == [701]
+        assert "CERTIFICATE_VERIFY_FAILED" in errors[0].errorText
+    finally:
+        await pc.close()

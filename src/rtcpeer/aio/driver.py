@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from rtcpeer.aio.stream import TurnStream, open_turn_stream
 from rtcpeer.aio.udp import UdpSocket
 from rtcpeer.connection import Connection, ConnectionEvent
 from rtcpeer.datagram import Address, Datagram
@@ -27,6 +28,8 @@ class ConnectionDriver:
         self._on_event = on_event
         self._loop = asyncio.get_running_loop()
         self._sockets: dict[Address, UdpSocket] = {}
+        #: TURN over TCP/TLS: (local, server) -> stream.
+        self._streams: dict[tuple[Address, Address], TurnStream] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flush_scheduled = False
@@ -49,6 +52,32 @@ class ConnectionDriver:
         local = sock.local_address
         self._sockets[local] = sock
         return local
+
+    async def open_stream(self, server: Address, host: str, *, tls: bool) -> Address:
+        """Connect a TURN stream; its reads reach the connection as datagrams from
+        ``server`` to the stream's local address. Returns that address."""
+        stream: TurnStream | None = None
+
+        def on_data(data: bytes) -> None:
+            if stream is not None and not self._closed:
+                self.connection.handle_datagrams(
+                    self._loop.time(), [Datagram(server, stream.local, data)]
+                )
+                self.service()
+
+        def on_closed() -> None:
+            if stream is not None and not self._closed:
+                self._streams.pop((stream.local, server), None)
+                self.connection.ice.turn_stream_closed(self._loop.time(), stream.local)
+                self.connection.pump(self._loop.time())
+                self.service()
+
+        stream = await open_turn_stream(server, host, tls=tls, on_data=on_data, on_closed=on_closed)
+        if self._closed:
+            stream.close()
+            raise ConnectionError("the peer connection closed meanwhile")
+        self._streams[(stream.local, server)] = stream
+        return stream.local
 
     def _on_batch(self, local: Address, batch: list[tuple[bytes, Address]]) -> None:
         if self._closed:
@@ -101,7 +130,13 @@ class ConnectionDriver:
     def _flush(self) -> None:
         connection = self.connection
         sockets = self._sockets
+        streams = self._streams
         while (datagram := connection.poll_transmit()) is not None:
+            if streams:
+                stream = streams.get((datagram.src, datagram.dst))
+                if stream is not None:
+                    stream.write(datagram.data)
+                    continue
             sock = sockets.get(datagram.src)
             if sock is not None:
                 sock.sendto(datagram.data, datagram.dst)
@@ -133,6 +168,10 @@ class ConnectionDriver:
             return
         self.connection.close(self._loop.time())
         while (datagram := self.connection.poll_final_transmit()) is not None:
+            stream = self._streams.get((datagram.src, datagram.dst))
+            if stream is not None:
+                stream.write(datagram.data)
+                continue
             sock = self._sockets.get(datagram.src)
             if sock is not None:
                 sock.sendto(datagram.data, datagram.dst)
@@ -143,9 +182,14 @@ class ConnectionDriver:
         sockets = list(self._sockets.values())
         self._sockets.clear()
 
+        streams = list(self._streams.values())
+        self._streams.clear()
+
         # Let the kernel take the goodbye datagrams before the sockets go.
         def release() -> None:
             for sock in sockets:
                 sock.close()
+            for stream in streams:
+                stream.close()
 
         self._loop.call_later(0.05, release)

@@ -280,6 +280,8 @@ class RTCPeerConnection(EventTarget):
         self._selected_pair_changed = 0
         self._remote_trickle: bool | None = None
         self._stun_servers_resolved = False
+        self._turn_streams: list[tuple[TurnServerConfig, str]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- attributes ---------------------------------------------------------------------
 
@@ -570,6 +572,11 @@ class RTCPeerConnection(EventTarget):
                 continue
             # Under the relay policy the agent keeps host sockets for TURN only.
             agent.add_host_candidate(now, base)
+        for config, host in self._turn_streams:
+            agent.expect_turn_stream(config)
+            task = asyncio.get_running_loop().create_task(self._connect_turn(config, host))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         agent.end_of_host_candidates(now)
         self._connection.pump(now)
         # Candidates fire after setLocalDescription resolves, as in the browser.
@@ -585,11 +592,11 @@ class RTCPeerConnection(EventTarget):
         wanted: list[tuple[RTCIceServer, IceServerUrl]] = []
         for server in self._configuration.iceServers:
             for url in server.parsed:
-                if url.transport != "udp":
-                    # TURN over TCP/TLS and STUN over TLS need stream sockets the shell
-                    # does not open yet: say so rather than ignore the server silently.
+                if not url.is_turn and (url.transport != "udp" or url.secure):
+                    # STUN over TCP/TLS gives no candidate a UDP-only agent could use;
+                    # say so rather than ignore the server silently.
                     self._candidate_error(
-                        str(url), 701, f"{url.scheme} over {url.transport} is not supported yet"
+                        str(url), 701, f"{url.scheme} over {url.transport} is not supported"
                     )
                     continue
                 if not url.is_turn and relay_only:
@@ -602,16 +609,40 @@ class RTCPeerConnection(EventTarget):
             for address in addresses:
                 if url.is_turn:
                     assert server.username is not None and server.credential is not None
-                    turn.append(
-                        TurnServerConfig(
-                            (address, url.port), server.username, server.credential, str(url)
-                        )
+                    protocol = "tls" if url.secure else url.transport
+                    config = TurnServerConfig(
+                        (address, url.port),
+                        server.username,
+                        server.credential,
+                        str(url),
+                        "tls" if protocol == "tls" else "tcp" if protocol == "tcp" else "udp",
                     )
+                    if config.transport == "udp":
+                        turn.append(config)
+                    else:
+                        self._turn_streams.append((config, url.host))
                 else:
                     stun.append(((address, url.port), str(url)))
         self._agent.stun_servers = tuple(stun)
         self._agent.turn_servers = tuple(turn)
         self._agent.relay_only = relay_only
+
+    async def _connect_turn(self, config: TurnServerConfig, host: str) -> None:
+        """TURN over TCP/TLS: connect, then let the agent allocate on the stream."""
+        driver = self._ensure_driver()
+        try:
+            local = await driver.open_stream(config.server, host, tls=config.transport == "tls")
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            if not self._closed:
+                self._agent.fail_turn_stream(driver.now(), config, f"{type(exc).__name__}: {exc}")
+                self._connection.pump(driver.now())
+                driver.service()
+            return
+        if self._closed:
+            return
+        self._agent.add_turn_stream(driver.now(), local, config)
+        self._connection.pump(driver.now())
+        driver.service()
 
     async def _resolve(self, url: IceServerUrl) -> list[str]:
         host = url.host

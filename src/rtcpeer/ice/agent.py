@@ -342,6 +342,9 @@ class IceAgent:
         #: relayed address -> client, for datagrams our relayed candidates send.
         self._relays: dict[Address, TurnClient] = {}
         self._turn_pending: set[TurnClient] = set()
+        self._streams_expected = 0
+        #: Relayed payloads beyond the first that one stream read carried (TCP).
+        self.relayed_backlog: list[bytes] = []
         self._now = 0.0
         self._closed = False
         self._consent_revoked = False
@@ -414,6 +417,58 @@ class IceAgent:
         server has answered or timed out."""
         self._host_done = True
         self._maybe_gathering_complete()
+
+    # -- TURN over TCP/TLS: the shell owns the connection ---------------------------------
+
+    def expect_turn_stream(self, config: TurnServerConfig) -> None:
+        """The shell is connecting to a TURN server over TCP or TLS (``config``):
+        gathering is not complete until :meth:`add_turn_stream` or
+        :meth:`fail_turn_stream` says how it went."""
+        self._check_open()
+        if self.gathering_state != "gathering":
+            self._set_gathering("gathering")
+        self._streams_expected += 1
+        self._gathers_pending += 1
+
+    def add_turn_stream(self, now: float, local: Address, config: TurnServerConfig) -> None:
+        """The stream to ``config.server`` is up; ``local`` is its local address. The
+        shell sends what :meth:`poll_transmit` returns from ``local`` on that stream and
+        feeds what it reads as datagrams from ``config.server`` to ``local``."""
+        self._check_open()
+        self._streams_expected -= 1
+        self._gathers_pending -= 1  # the client counts itself from here
+        self._now = now
+        client = TurnClient(
+            server=config.server,
+            base=local,
+            username=config.username,
+            password=config.password,
+            url=config.url,
+            transport="tcp",
+            rng=self.rng,
+        )
+        client.relay_protocol = config.transport
+        self._turn.append(client)
+        self._turn_pending.add(client)
+        self._turn_routes[(local, config.server)] = client
+        self._gathers_pending += 1
+        client.start(now)
+        self._drain_turn(now, client)
+
+    def fail_turn_stream(self, now: float, config: TurnServerConfig, reason: str) -> None:
+        """The stream to a TURN server could not be opened (W3C ``icecandidateerror``
+        with code 701)."""
+        self._streams_expected -= 1
+        self._gathers_pending -= 1
+        self._events.append(IceCandidateErrorEvent("", 0, config.url, 701, reason))
+        self._maybe_gathering_complete()
+
+    def turn_stream_closed(self, now: float, local: Address) -> None:
+        """The stream from ``local`` closed: its allocation is gone."""
+        for client in self._turn:
+            if client.base == local and client.state not in ("failed", "released"):
+                client.lost("the TURN server closed the connection")
+                self._drain_turn(now, client)
 
     def _make_host(self, base: Address, interface_preference: int) -> LocalCandidate:
         ip, port = base
@@ -632,8 +687,12 @@ class IceAgent:
                 if address is not None and not self._closed:
                     for peer, payload in relayed:
                         data = self.handle_datagram(now, Datagram(peer, address, payload))
-                        if data is not None:
+                        if data is None:
+                            continue
+                        if result is None:
                             result = data  # over UDP, one relayed datagram at most
+                        else:
+                            self.relayed_backlog.append(data)  # a stream read held more
                 return result
         data = datagram.data
         if data and data[0] < 4 and is_stun(data):
@@ -699,7 +758,9 @@ class IceAgent:
         relayed = event.relayed
         self._relays[relayed] = client
         index = self._bases.index(client.base) if client.base in self._bases else 0
-        pref = local_preference(relayed[0], max(0, 255 - index))
+        # Relays reached over UDP before TCP before TLS (as browsers rank them).
+        rank = {"udp": 255, "tcp": 127, "tls": 63}.get(client.relay_protocol, 63)
+        pref = local_preference(relayed[0], max(0, rank - index))
         related = event.mapped if event.mapped is not None else client.base
         candidate = Candidate(
             candidate_foundation("relay", client.base[0], "udp", client.server[0]),
@@ -714,7 +775,8 @@ class IceAgent:
             extensions=self._candidate_extensions(),
         )
         self._add_local(
-            now, LocalCandidate(candidate, relayed, client.url, relay_protocol=client.transport)
+            now,
+            LocalCandidate(candidate, relayed, client.url, relay_protocol=client.relay_protocol),
         )
         self._schedule_checks(now)
         self._maybe_gathering_complete()

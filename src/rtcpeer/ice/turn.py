@@ -61,6 +61,8 @@ __all__ = [
 
 TurnState = Literal["new", "allocating", "allocated", "failed", "released"]
 Transport = Literal["udp", "tcp"]
+#: How the client reaches the server, for ICE's ``relayProtocol``.
+RelayProtocol = Literal["udp", "tcp", "tls"]
 
 _TRANSPORT_UDP: Final = 17  # REQUESTED-TRANSPORT: IANA protocol number (§18.11)
 _DEFAULT_LIFETIME: Final = 600
@@ -103,7 +105,7 @@ class TurnServerConfig:
     username: str
     password: str
     url: str = ""
-    transport: Transport = "udp"
+    transport: RelayProtocol = "udp"
 
 
 @dataclass(slots=True)
@@ -153,6 +155,8 @@ class TurnClient:
         self.base = base
         self.url = url
         self.transport: Transport = transport
+        #: ``tls`` when the shell wraps the TCP stream in TLS (only reported).
+        self.relay_protocol: RelayProtocol = transport
         self.username = username
         self._password = password
         self.rng = rng if rng is not None else random.Random()
@@ -540,6 +544,11 @@ class TurnClient:
         # A minute early, or at half the lifetime when that is short.
         lead = 60.0 if self.lifetime > 120 else self.lifetime / 2
         self._refresh_at = now + self.lifetime - lead
+
+    def lost(self, reason: str) -> None:
+        """The shell lost the connection to the server (TCP/TLS): the allocation is
+        gone with it (RFC 8656 §3.1)."""
+        self._fail(701, reason)
 
     def _fail(self, code: int, reason: str) -> None:
         if self.state in ("failed", "released"):
