@@ -114,6 +114,11 @@ class ConnectionDriver:
                 self._dispatching = False
         self._arm()
 
+    def requeue(self, events: list[ConnectionEvent]) -> None:
+        """Dispatch ``events`` (held back by the owner) before any newer ones, soon."""
+        self._pending_events[:0] = events
+        self.schedule()
+
     def schedule(self) -> None:
         """Service soon (once), after user operations in the current task: many
         ``send()`` calls in a row are flushed together."""

@@ -19,7 +19,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Generator, Mapping
+from collections.abc import Awaitable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -279,9 +279,26 @@ class RTCPeerConnection(EventTarget):
         self._end_of_candidates_pending = False
         self._selected_pair_changed = 0
         self._remote_trickle: bool | None = None
-        self._stun_servers_resolved = False
+        #: ICE events gathered for the candidate pool, held until setLocalDescription.
+        self._held_ice_events: list[ConnectionEvent] | None = None
         self._turn_streams: list[tuple[TurnServerConfig, str]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        if config.iceCandidatePoolSize > 0:
+            self._start_pool()
+
+    def _start_pool(self) -> None:
+        """W3C ``iceCandidatePoolSize``: gather before any description exists, so the
+        first offer/answer finds server-reflexive and relayed candidates ready. The
+        candidates (and gathering states) surface after ``setLocalDescription``, as
+        in browsers. One pool serves the bundled transport, so any size > 0 is one.
+        Without a running event loop there is nothing to gather with: the pool is
+        skipped and gathering starts at ``setLocalDescription`` as usual."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._held_ice_events = []
+        self._spawn(self._start_gathering())
 
     # -- attributes ---------------------------------------------------------------------
 
@@ -517,6 +534,10 @@ class RTCPeerConnection(EventTarget):
                 self._restart_requested = False
             if not applied.remote and not self._gathering_started:
                 await self._start_gathering()
+            elif not applied.remote and self._held_ice_events is not None:
+                # The pool's candidates surface now, after this call resolves.
+                held, self._held_ice_events = self._held_ice_events, None
+                self._ensure_driver().requeue(held)
             if info.remote_ufrag and info.remote_pwd:
                 if (info.remote_ufrag, info.remote_pwd) != (agent.remote_ufrag, agent.remote_pwd):
                     agent.set_remote_credentials(
@@ -558,11 +579,15 @@ class RTCPeerConnection(EventTarget):
             self._update_negotiation_needed()
 
     async def _start_gathering(self) -> None:
+        """Host candidates now; server-reflexive and relayed ones once the servers'
+        names resolve, in a task of their own, so neither a slow DNS lookup nor a
+        dead server delays a host candidate or ``setLocalDescription``."""
         self._gathering_started = True
         driver = self._ensure_driver()
         agent = self._agent
         now = driver.now()
-        await self._resolve_stun_servers()
+        # Under the relay policy the agent keeps host sockets for TURN only.
+        agent.relay_only = self._configuration.iceTransportPolicy == "relay"
         agent.start_gathering(now)
         for ip in self._configuration.resolved_host_addresses():
             try:
@@ -570,24 +595,40 @@ class RTCPeerConnection(EventTarget):
             except OSError as exc:
                 logger.warning("cannot bind a socket on %s: %s", ip, exc)
                 continue
-            # Under the relay policy the agent keeps host sockets for TURN only.
             agent.add_host_candidate(now, base)
-        for config, host in self._turn_streams:
-            agent.expect_turn_stream(config)
-            task = asyncio.get_running_loop().create_task(self._connect_turn(config, host))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if self._configuration.iceServers:
+            agent.hold_gathering()  # complete only once the servers had their say
+            self._spawn(self._gather_from_servers())
         agent.end_of_host_candidates(now)
         self._connection.pump(now)
         # Candidates fire after setLocalDescription resolves, as in the browser.
         driver.schedule()
 
-    async def _resolve_stun_servers(self) -> None:
-        """Resolve every configured STUN and TURN server (all at once, so one slow
-        name does not hold the others) and hand them to the ICE agent."""
-        if self._stun_servers_resolved:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _gather_from_servers(self) -> None:
+        stun, turn = await self._resolve_stun_servers()
+        if self._closed:
             return
-        self._stun_servers_resolved = True
+        driver = self._ensure_driver()
+        agent = self._agent
+        now = driver.now()
+        agent.add_servers(now, stun, turn)
+        for config, host in self._turn_streams:
+            agent.expect_turn_stream(config)
+            self._spawn(self._connect_turn(config, host))
+        agent.release_gathering(now)
+        self._connection.pump(now)
+        driver.service()
+
+    async def _resolve_stun_servers(
+        self,
+    ) -> tuple[list[tuple[Address, str]], list[TurnServerConfig]]:
+        """Resolve every configured STUN and TURN server (all at once, so one slow
+        name does not hold the others): the UDP ones, and TURN streams to open."""
         relay_only = self._configuration.iceTransportPolicy == "relay"
         wanted: list[tuple[RTCIceServer, IceServerUrl]] = []
         for server in self._configuration.iceServers:
@@ -623,9 +664,7 @@ class RTCPeerConnection(EventTarget):
                         self._turn_streams.append((config, url.host))
                 else:
                     stun.append(((address, url.port), str(url)))
-        self._agent.stun_servers = tuple(stun)
-        self._agent.turn_servers = tuple(turn)
-        self._agent.relay_only = relay_only
+        return stun, turn
 
     async def _connect_turn(self, config: TurnServerConfig, host: str) -> None:
         """TURN over TCP/TLS: connect, then let the agent allocate on the stream."""
@@ -805,6 +844,11 @@ class RTCPeerConnection(EventTarget):
 
     def _on_connection_event(self, event: ConnectionEvent) -> None:
         if self._closed:
+            return
+        if self._held_ice_events is not None and isinstance(
+            event, (IceLocalCandidateEvent, IceGatheringStateEvent, IceCandidateErrorEvent)
+        ):
+            self._held_ice_events.append(event)
             return
         if isinstance(event, IceLocalCandidateEvent):
             self._on_local_candidate(event)

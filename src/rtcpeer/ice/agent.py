@@ -382,7 +382,44 @@ class IceAgent:
         local = self._make_host(base, interface_preference)
         if not self.relay_only:
             self._add_local(now, local)
-            for server, url in self.stun_servers:
+        self._gather_from(now, base, self.stun_servers, self.turn_servers)
+        return local.candidate
+
+    def add_servers(
+        self,
+        now: float,
+        stun_servers: Iterable[tuple[Address, str]] = (),
+        turn_servers: Iterable[TurnServerConfig] = (),
+    ) -> None:
+        """More STUN/TURN servers (e.g. once their names resolved): gather from them
+        through every socket reported so far, and through later ones too."""
+        self._check_open()
+        stun, turn = tuple(stun_servers), tuple(turn_servers)
+        self.stun_servers += stun
+        self.turn_servers += turn
+        self._now = now
+        for base in self._bases:
+            self._gather_from(now, base, stun, turn)
+        self._maybe_gathering_complete()
+
+    def hold_gathering(self) -> None:
+        """Keep gathering from completing until :meth:`release_gathering` (the shell
+        is still resolving server names)."""
+        self._gathers_pending += 1
+
+    def release_gathering(self, now: float) -> None:
+        self._gathers_pending -= 1
+        self._maybe_gathering_complete()
+
+    def _gather_from(
+        self,
+        now: float,
+        base: Address,
+        stun_servers: tuple[tuple[Address, str], ...],
+        turn_servers: tuple[TurnServerConfig, ...],
+    ) -> None:
+        if not self.relay_only:
+            for server, url in stun_servers:
                 if _family(server[0]) != _family(base[0]):
                     continue
                 request = StunMessage(
@@ -393,7 +430,7 @@ class IceAgent:
                     now, request.serialize(fingerprint=True), _Gather(base, server, url), rto=0.5
                 )
                 self._flush_transactions()
-        for config in self.turn_servers:
+        for config in turn_servers:
             if _family(config.server[0]) != _family(base[0]) or config.transport != "udp":
                 continue
             client = TurnClient(
@@ -410,7 +447,6 @@ class IceAgent:
             self._gathers_pending += 1
             client.start(now)
             self._drain_turn(now, client)
-        return local.candidate
 
     def end_of_host_candidates(self, now: float) -> None:
         """Every local socket has been reported; gathering completes once every STUN
