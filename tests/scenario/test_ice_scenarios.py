@@ -253,3 +253,131 @@ def test_same_seed_same_connection_trace() -> None:
         return [(e.time, e.what, e.src, e.dst, e.size) for e in sim.trace]
 
     assert run(21) == run(21)
+
+
+def test_unknown_comprehension_required_attribute_gets_420() -> None:
+    from rtcpeer.ice.stun import AttrType, StunClass, StunMessage, StunMethod, short_term_key
+
+    agent = IceAgent(controlling=False)
+    agent.start_gathering(0.0)
+    agent.add_host_candidate(0.0, ("192.0.2.1", 5000))
+    agent.poll_event()
+    request = StunMessage(StunMethod.BINDING, StunClass.REQUEST)
+    request.add(AttrType.USERNAME, f"{agent.local_ufrag}:peer")
+    request.add(AttrType.PRIORITY, 12345)
+    request.add(0x7F01, b"\x00\x00\x00\x01")  # comprehension-required, unknown
+    data = request.serialize(short_term_key(agent.local_pwd), fingerprint=True)
+    agent.handle_datagram(0.0, Datagram(("192.0.2.9", 1), ("192.0.2.1", 5000), data))
+    reply = agent.poll_transmit()
+    assert reply is not None
+    error = StunMessage.parse(reply.data)
+    assert error.msg_class == StunClass.ERROR and error.error_code.code == 420  # type: ignore[union-attr]
+    assert error.unknown_attributes == (0x7F01,)
+    assert error.check_integrity(short_term_key(agent.local_pwd))
+    assert agent.remote_candidates == []  # nothing learnt from a refused check
+
+
+class LitePeer:
+    """An ICE-lite agent (RFC 8445 §2.5): answers checks, never sends one, and takes
+    the pair the controlling full agent nominates."""
+
+    def __init__(self, address: tuple[str, int], ufrag: str, pwd: str) -> None:
+        self.address = address
+        self.ufrag, self.pwd = ufrag, pwd
+        self.out: list[Datagram] = []
+        self.nominated: tuple[str, int] | None = None
+        self.requests = 0
+        self.received: list[bytes] = []
+
+    def handle_datagram(self, now: float, datagram: Datagram) -> None:
+        from rtcpeer.ice.stun import AttrType, StunMessage, is_stun, short_term_key
+
+        if not is_stun(datagram.data):
+            self.received.append(datagram.data)
+            return
+        request = StunMessage.parse(datagram.data)
+        assert request.check_integrity(short_term_key(self.pwd))
+        assert request.ice_controlling is not None  # a full agent facing lite controls
+        self.requests += 1
+        if request.use_candidate:
+            self.nominated = datagram.src
+        response = request.success_response([(AttrType.XOR_MAPPED_ADDRESS, datagram.src)])
+        self.out.append(
+            Datagram(
+                self.address,
+                datagram.src,
+                response.serialize(short_term_key(self.pwd), fingerprint=True),
+            )
+        )
+
+    def poll_datagram(self) -> Datagram | None:
+        return self.out.pop(0) if self.out else None
+
+    def poll_timeout(self) -> float | None:
+        return None
+
+    def handle_timeout(self, now: float) -> None:
+        pass
+
+
+def test_full_agent_controls_and_nominates_towards_an_ice_lite_peer() -> None:
+    from rtcpeer.ice.candidate import Candidate, candidate_priority
+
+    sim = Simulator(seed=40)
+    lite = LitePeer(("198.51.100.5", 7000), "liteufrag", "litepassword0123456789ab")
+    full = IceAgent(controlling=False, rng=__import__("random").Random(4))  # answerer
+    sim.add_host("lite", lite, ips=["198.51.100.5"])
+
+    class Full:
+        def __init__(self) -> None:
+            self.received: list[bytes] = []
+
+        def handle_datagram(self, now: float, datagram: Datagram) -> None:
+            data = full.handle_datagram(now, datagram)
+            if data is not None:
+                self.received.append(data)
+
+        def poll_datagram(self) -> Datagram | None:
+            return full.poll_transmit()
+
+        def poll_timeout(self) -> float | None:
+            return full.poll_timeout()
+
+        def handle_timeout(self, now: float) -> None:
+            full.handle_timeout(now)
+
+    sim.add_host("full", Full(), ips=["192.0.2.1"])
+    full.start_gathering(0.0)
+    full.add_host_candidate(0.0, ("192.0.2.1", 5000))
+    full.end_of_host_candidates(0.0)
+    full.set_remote_credentials(0.0, lite.ufrag, lite.pwd, lite=True)
+    assert full.controlling  # RFC 8445 §6.1.1: facing a lite agent, the full one controls
+    remote = Candidate("1", 1, "udp", candidate_priority("host"), "198.51.100.5", 7000, "host")
+    full.add_remote_candidate(0.0, remote)
+    full.add_remote_candidate(0.0, None)
+    assert sim.run_until(lambda: full.state in ("connected", "completed"), timeout=5.0)
+    assert lite.nominated == ("192.0.2.1", 5000)
+    assert full.selected is not None and full.selected.nominated
+    assert full.send(b"\x17to the lite peer")
+    sim.run(0.1)
+    assert lite.received == [b"\x17to the lite peer"]
+
+
+def test_controlled_agent_accepts_aggressive_nomination() -> None:
+    """A controlling peer that puts USE-CANDIDATE on its very first check (aggressive
+    nomination, RFC 5245): the controlled agent selects the pair once its own check
+    of it succeeds."""
+    sim = Simulator(seed=41)
+    a, b = make_pair(sim)
+    original = a.agent._start_check
+
+    def aggressive(now: float, pair: object, *, nominating: bool, consent: bool = False) -> None:
+        original(now, pair, nominating=not consent, consent=consent)  # type: ignore[arg-type]
+
+    a.agent._start_check = aggressive  # type: ignore[method-assign]
+    start(sim, a, b)
+    assert sim.run_until(lambda: connected(a, b), timeout=5.0)
+    assert b.agent.selected is not None and b.agent.selected.nominated
+    assert b.agent.send(b"\x17aggressively chosen")
+    sim.run(0.1)
+    assert a.received[-1] == b"\x17aggressively chosen"

@@ -59,6 +59,7 @@ from rtcpeer.ice.candidate import (
 )
 from rtcpeer.ice.stun import (
     AttrType,
+    AttrValue,
     StunClass,
     StunMessage,
     StunMethod,
@@ -1061,6 +1062,14 @@ class IceAgent:
             self._send_error(datagram, request, 401, None)
             return
         key = short_term_key(password)
+        unknown = request.unknown_required()
+        if unknown:
+            # RFC 8489 §6.3.1.1: refuse what we cannot comprehend, and say what it was.
+            self.dropped_malformed += 1
+            self._send_error(
+                datagram, request, 420, password, [(AttrType.UNKNOWN_ATTRIBUTES, tuple(unknown))]
+            )
+            return
         # §7.3.1.1 role conflicts.
         theirs_controlling = request.ice_controlling
         theirs_controlled = request.ice_controlled
@@ -1140,9 +1149,14 @@ class IceAgent:
         return self._add_pair(now, local, remote)
 
     def _send_error(
-        self, datagram: Datagram, request: StunMessage, code: int, password: str | None
+        self,
+        datagram: Datagram,
+        request: StunMessage,
+        code: int,
+        password: str | None,
+        attributes: list[tuple[int, AttrValue]] | None = None,
     ) -> None:
-        error = request.error_response(code)
+        error = request.error_response(code, attributes=attributes or ())
         key = short_term_key(password) if password is not None else None
         self._transmits.append(
             Datagram(datagram.dst, datagram.src, error.serialize(key, fingerprint=True))
