@@ -39,6 +39,7 @@ _KNOWN_KEYS = {
     "iceCandidatePoolSize",
     "peerIdentity",
     "hostAddresses",
+    "mdnsHostCandidates",
 }
 
 
@@ -55,9 +56,11 @@ class RTCIceServer:
 
 @dataclass(frozen=True, slots=True)
 class RTCConfiguration:
-    """W3C ``RTCConfiguration``; ``hostAddresses`` is rtcpeer's own key (the IPs to
+    """W3C ``RTCConfiguration``. rtcpeer's own keys: ``hostAddresses`` (the IPs to
     gather host candidates on; default: ``RTCPEER_HOST_ADDRESSES`` or every
-    non-loopback, non-link-local interface)."""
+    non-loopback, non-link-local interface) and ``mdnsHostCandidates`` (signal host
+    candidates as random ``.local`` names answered over mDNS, as browsers do without
+    a camera/microphone grant; default False)."""
 
     iceServers: tuple[RTCIceServer, ...] = ()
     iceTransportPolicy: str = "all"
@@ -66,6 +69,7 @@ class RTCConfiguration:
     certificates: tuple[Any, ...] = ()
     iceCandidatePoolSize: int = 0
     hostAddresses: tuple[str, ...] | None = None
+    mdnsHostCandidates: bool = False
 
     def resolved_host_addresses(self) -> list[str]:
         """The host-candidate IPs this configuration selects, resolved now."""
@@ -162,7 +166,14 @@ def parse_configuration(config: RTCConfiguration | Mapping[str, Any] | None) -> 
         certificates=certificates,
         iceCandidatePoolSize=pool,
         hostAddresses=hosts,
+        mdnsHostCandidates=_flag("mdnsHostCandidates", raw.get("mdnsHostCandidates", False)),
     )
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} is True or False, got {value!r}")
+    return value
 
 
 def check_update(current: RTCConfiguration, new: RTCConfiguration) -> RTCConfiguration:

@@ -14,11 +14,14 @@ negotiated in SDP but no RTP flows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import ipaddress
 import logging
 import random
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +37,7 @@ from rtcpeer.aio.configuration import (
 from rtcpeer.aio.datachannel import DCEP_PRIORITIES, RTCDataChannel, RTCDataChannelEvent
 from rtcpeer.aio.driver import ConnectionDriver
 from rtcpeer.aio.events import EventTarget
+from rtcpeer.aio.mdns import MdnsService
 from rtcpeer.aio.stats import RTCStatsReport, collect_stats
 from rtcpeer.connection import Connection, ConnectionEvent, SctpStateEvent
 from rtcpeer.datagram import Address
@@ -283,6 +287,9 @@ class RTCPeerConnection(EventTarget):
         self._held_ice_events: list[ConnectionEvent] | None = None
         self._turn_streams: list[tuple[TurnServerConfig, str]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._mdns_resolving = 0
+        self._mdns_end_of_candidates = False
+        self._mdns_names: dict[str, str] = {}  # host IP -> our .local name
         if config.iceCandidatePoolSize > 0:
             self._start_pool()
 
@@ -495,14 +502,14 @@ class RTCPeerConnection(EventTarget):
             remote = self._jsep.add_remote_candidate(text, mid, index, init.get("usernameFragment"))
             now = self._driver_now()
             if not text:
-                self._agent.add_remote_candidate(now, None)
+                self._add_remote_candidate(now, None)
             else:
                 try:
                     parsed = Candidate.parse(remote.candidate)
                 except CandidateParseError as exc:
                     raise OperationError(f"the candidate could not be parsed: {exc}") from None
                 if self._transport is None or remote.transport_id == self._transport.id:
-                    self._agent.add_remote_candidate(now, parsed)
+                    self._add_remote_candidate(now, parsed)
             self._connection.pump(now)
             self._ensure_driver().schedule()  # events fire as tasks, after this resolves
 
@@ -545,14 +552,14 @@ class RTCPeerConnection(EventTarget):
                     )
                 for remote in info.remote_candidates:
                     if not remote.candidate:
-                        agent.add_remote_candidate(now, None)
+                        self._add_remote_candidate(now, None)
                         continue
                     try:
-                        agent.add_remote_candidate(now, Candidate.parse(remote.candidate))
+                        self._add_remote_candidate(now, Candidate.parse(remote.candidate))
                     except CandidateParseError:
                         logger.debug("ignoring an unparsable candidate in the SDP")
                 if info.remote_end_of_candidates:
-                    agent.add_remote_candidate(now, None)
+                    self._add_remote_candidate(now, None)
             if info.dtls_role is not None and info.remote_fingerprints:
                 fingerprints = [(f.algorithm, f.value) for f in info.remote_fingerprints]
                 self._connection.start_dtls(now, info.dtls_role, fingerprints)
@@ -607,7 +614,12 @@ class RTCPeerConnection(EventTarget):
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.warning("background task of the peer connection failed: %r", exc)
 
     async def _gather_from_servers(self) -> None:
         stun, turn = await self._resolve_stun_servers()
@@ -665,6 +677,43 @@ class RTCPeerConnection(EventTarget):
                 else:
                     stun.append(((address, url.port), str(url)))
         return stun, turn
+
+    def _add_remote_candidate(self, now: float, candidate: Candidate | None) -> None:
+        """To the agent, resolving ``.local`` names first (mDNS, in a task);
+        end-of-candidates waits for the names still being resolved."""
+        if candidate is None:
+            if self._mdns_resolving:
+                self._mdns_end_of_candidates = True
+            else:
+                self._agent.add_remote_candidate(now, None)
+            return
+        if candidate.is_mdns and candidate.transport == "udp":
+            self._mdns_resolving += 1
+            self._spawn(self._resolve_mdns(candidate))
+            return
+        self._agent.add_remote_candidate(now, candidate)
+
+    async def _resolve_mdns(self, candidate: Candidate) -> None:
+        try:
+            address = await MdnsService.for_loop().resolve(candidate.address)
+        except OSError as exc:
+            logger.debug("mDNS is unavailable: %s", exc)
+            address = None
+        finally:
+            self._mdns_resolving -= 1
+        if self._closed:
+            return
+        driver = self._ensure_driver()
+        now = driver.now()
+        if address is None:
+            logger.info("nobody answered for %s: candidate dropped", candidate.address)
+        else:
+            self._agent.add_remote_candidate(now, dataclasses.replace(candidate, address=address))
+        if self._mdns_end_of_candidates and not self._mdns_resolving:
+            self._mdns_end_of_candidates = False
+            self._agent.add_remote_candidate(now, None)
+        self._connection.pump(now)
+        driver.service()
 
     async def _connect_turn(self, config: TurnServerConfig, host: str) -> None:
         """TURN over TCP/TLS: connect, then let the agent allocate on the stream."""
@@ -838,6 +887,13 @@ class RTCPeerConnection(EventTarget):
             self._connection.close(self._driver_now())
         self._ice_connection_state = "closed"
         self._connection_state = "closed"
+        if self._mdns_names:
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing published
+                service = MdnsService.for_loop()
+                for name in self._mdns_names.values():
+                    service.unpublish(name)
+        for task in self._tasks:
+            task.cancel()
         return _Done()
 
     # -- events from the connection -------------------------------------------------------------
@@ -908,7 +964,7 @@ class RTCPeerConnection(EventTarget):
             self._jsep.add_local_candidate("", mid)
             self._end_of_candidates_pending = True
             return
-        text = event.candidate.serialize()
+        text = self._signaled(event.candidate).serialize()
         self._jsep.add_local_candidate(text, mid)
         self.dispatchEvent(
             RTCPeerConnectionIceEvent(
@@ -917,6 +973,22 @@ class RTCPeerConnection(EventTarget):
                 self,
             )
         )
+
+    def _signaled(self, candidate: Candidate) -> Candidate:
+        """The candidate as the peer sees it: with ``mdnsHostCandidates``, host
+        addresses become ``<uuid>.local`` names (published over mDNS) and other
+        candidates do not reveal them as related addresses."""
+        if not self._configuration.mdnsHostCandidates:
+            return candidate
+        if candidate.type == "host":
+            name = self._mdns_names.get(candidate.address)
+            if name is None:
+                name = self._mdns_names[candidate.address] = f"{uuid.uuid4()}.local"
+                self._spawn(MdnsService.for_loop().publish(name, candidate.address))
+            return dataclasses.replace(candidate, address=name)
+        if candidate.related_address is not None:
+            return dataclasses.replace(candidate, related_address="0.0.0.0", related_port=0)
+        return candidate
 
     def _mline_index(self, mid: str) -> int:
         local = self._jsep.local_description
