@@ -9,6 +9,7 @@ machine, compare ratios within one run.
     python -m bench.datachannel --peers aiortc chromium rtcpeer
     python -m bench.datachannel --peers aiortc --total 5000000 --size 100   # small messages
     python -m bench.datachannel --peers aiortc rtcpeer --repeat 5   # interleaved, medians
+    python -m bench.datachannel --peers rtcpeer-to-chromium chromium-to-rtcpeer
 """
 
 from __future__ import annotations
@@ -213,10 +214,91 @@ async def run_rtcpeer(total: int, size: int, window: int) -> dict[str, Any]:
     }
 
 
+async def run_rtcpeer_to_chromium(total: int, size: int, window: int) -> dict[str, Any]:
+    """rtcpeer sends, headless Chromium receives (and checks every byte), through the
+    interop harness; one process, loopback."""
+    from tests.interop.harness import ChromiumBrowser, RtcpeerPeer, negotiate
+
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            channel = await ours.create_data_channel("bench")
+            await negotiate(ours, theirs)
+            await channel.wait_open()
+            remote = await theirs.channel_from_event("bench")
+            await remote.wait_open()
+            await theirs.sink(remote, total)  # type: ignore[attr-defined]
+            pattern = bytes(i % 251 for i in range(251)) * (size // 251 + 2)
+            dc = channel.key
+            low = asyncio.Event()
+            dc.bufferedAmountLowThreshold = window // 4
+            dc.onbufferedamountlow = lambda event: low.set()
+            start = time.perf_counter()
+            sent = 0
+            while sent < total:
+                if dc.bufferedAmount > window:
+                    low.clear()
+                    await low.wait()
+                    continue
+                n = min(size, total - sent)
+                dc.send(pattern[sent % 251 : sent % 251 + n])
+                sent += n
+            done = await theirs.log.wait("sinkdone", timeout=600)
+            end = time.perf_counter()
+            if done["errors"]:
+                raise RuntimeError(f"Chromium saw {done['errors']} corrupted messages")
+            return {
+                "received": done["received"],
+                "messages": done["messages"],
+                "seconds": end - start,
+            }
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+async def run_chromium_to_rtcpeer(total: int, size: int, window: int) -> dict[str, Any]:
+    """Headless Chromium sends (bufferedAmountLowThreshold flow control), rtcpeer
+    receives; one process, loopback."""
+    from tests.interop.harness import ChromiumBrowser, RtcpeerPeer, negotiate
+
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            channel = await theirs.create_data_channel("bench")
+            await negotiate(theirs, ours)
+            await channel.wait_open()
+            remote = await ours.channel_from_event("bench")
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future[float] = loop.create_future()
+            counts = {"received": 0, "messages": 0}
+
+            def on_message(event: Any) -> None:
+                counts["received"] += len(event.data)
+                counts["messages"] += 1
+                if counts["received"] >= total and not done.done():
+                    done.set_result(time.perf_counter())
+
+            remote.key.onmessage = on_message
+            start = time.perf_counter()
+            await theirs.send_pattern(channel, total, size)  # type: ignore[attr-defined]
+            end = await asyncio.wait_for(done, 600)
+            return {**counts, "seconds": end - start}
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
 RUNNERS: dict[str, Runner] = {
     "aiortc": run_aiortc,
     "chromium": run_chromium,
     "rtcpeer": run_rtcpeer,
+    "rtcpeer-to-chromium": run_rtcpeer_to_chromium,
+    "chromium-to-rtcpeer": run_chromium_to_rtcpeer,
 }
 
 

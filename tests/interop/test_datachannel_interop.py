@@ -283,3 +283,44 @@ async def test_ice_restart_mid_transfer_loses_nothing(restarter: str) -> None:
         finally:
             await ours.close()
             await theirs.close()
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_twenty_megabytes_each_way_with_aiortc(role: str) -> None:
+    offerer, answerer, ours, theirs = await pair("aiortc", role, None)
+    try:
+        channel = await offerer.create_data_channel("bulk")
+        await negotiate(offerer, answerer)
+        await channel.wait_open()
+        remote = await answerer.channel_from_event("bulk")
+        await remote.wait_open()
+        ours_channel, theirs_channel = (channel, remote) if ours is offerer else (remote, channel)
+        total, chunk = 20_000_000, 65536
+        pattern = hashlib.sha256(role.encode()).digest() * (total // 32 + 1)
+        pattern = pattern[:total]
+        got = bytearray()
+        done = asyncio.get_running_loop().create_future()
+
+        def on_message(event: object) -> None:
+            got.extend(event.data)  # type: ignore[attr-defined]
+            if len(got) >= total and not done.done():
+                done.set_result(None)
+
+        ours_channel.key.onmessage = on_message
+        # aiortc -> rtcpeer: aiortc queues it all at once.
+        for offset in range(0, total, chunk):
+            theirs_channel.key.send(pattern[offset : offset + chunk])
+        await asyncio.wait_for(done, 120)
+        assert bytes(got) == pattern
+        # rtcpeer -> aiortc, with bufferedAmount flow control.
+        dc = ours_channel.key
+        for offset in range(0, total, chunk):
+            while dc.bufferedAmount > 4 << 20:
+                await asyncio.sleep(0.002)
+            dc.send(pattern[offset : offset + chunk][::-1])
+        expected = total // chunk + (1 if total % chunk else 0)
+        received = await theirs_channel.messages(expected, timeout=180)
+        assert b"".join(m[::-1] for m in received) == pattern  # type: ignore[index]
+    finally:
+        await ours.close()
+        await theirs.close()

@@ -114,15 +114,17 @@ async def test_wrong_credential_is_an_icecandidateerror(turn: Coturn) -> None:
         await pc.close()
 
 
-@pytest.mark.parametrize("relay_side", ["both", "rtcpeer", "chromium"])
-async def test_relay_only_with_chromium(turn: Coturn, relay_side: str) -> None:
+@pytest.mark.parametrize(
+    ("relay_side", "transport"),
+    [("both", "udp"), ("rtcpeer", "udp"), ("chromium", "udp"), ("both", "tcp")],
+)
+async def test_relay_only_with_chromium(turn: Coturn, relay_side: str, transport: str) -> None:
     browser = ChromiumBrowser()
     async with browser.running() as running:
-        all_config = {"iceServers": [turn.ice_server()]}
-        theirs = await running.peer(
-            relay_config(turn) if relay_side in ("both", "chromium") else all_config
-        )
-        ours = RtcpeerPeer(relay_config(turn) if relay_side in ("both", "rtcpeer") else all_config)
+        all_config = {"iceServers": [turn.ice_server(transport=transport)]}
+        relayed = relay_config(turn, transport=transport)
+        theirs = await running.peer(relayed if relay_side in ("both", "chromium") else all_config)
+        ours = RtcpeerPeer(relayed if relay_side in ("both", "rtcpeer") else all_config)
         try:
             channel = await ours.create_data_channel("relayed")
             await negotiate(ours, theirs)
@@ -140,7 +142,9 @@ async def test_relay_only_with_chromium(turn: Coturn, relay_side: str) -> None:
             }
             assert "relay" in types
             if relay_side in ("both", "rtcpeer"):
-                assert stats[pair["localCandidateId"]]["candidateType"] == "relay"
+                local = stats[pair["localCandidateId"]]
+                assert local["candidateType"] == "relay"
+                assert local["relayProtocol"] == transport
         finally:
             await ours.close()
             await theirs.close()
