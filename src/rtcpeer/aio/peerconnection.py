@@ -286,7 +286,7 @@ class RTCPeerConnection(EventTarget):
         #: ICE events gathered for the candidate pool, held until setLocalDescription.
         self._held_ice_events: list[ConnectionEvent] | None = None
         self._turn_streams: list[tuple[TurnServerConfig, str]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._mdns_resolving = 0
         self._mdns_end_of_candidates = False
         self._mdns_names: dict[str, str] = {}  # host IP -> our .local name
@@ -613,11 +613,11 @@ class RTCPeerConnection(EventTarget):
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             logger.warning("background task of the peer connection failed: %r", exc)
 
@@ -892,7 +892,7 @@ class RTCPeerConnection(EventTarget):
                 service = MdnsService.for_loop()
                 for name in self._mdns_names.values():
                     service.unpublish(name)
-        for task in self._tasks:
+        for task in list(self._background):
             task.cancel()
         return _Done()
 
