@@ -11,6 +11,7 @@ from __future__ import annotations
 from rtcpeer.aio.certificate import RTCCertificate
 from rtcpeer.aio.configuration import RTCConfiguration, RTCIceServer
 from rtcpeer.aio.datachannel import MessageEvent, RTCDataChannel, RTCDataChannelEvent, RTCErrorEvent
+from rtcpeer.aio.media import MediaStream, MediaStreamTrack, MediaStreamTrackEvent
 from rtcpeer.aio.peerconnection import (
     RTCIceCandidate,
     RTCPeerConnection,
@@ -18,6 +19,7 @@ from rtcpeer.aio.peerconnection import (
     RTCPeerConnectionIceEvent,
     RTCSessionDescription,
 )
+from rtcpeer.aio.rtp import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, RTCTrackEvent
 from rtcpeer.aio.stats import RTCStats, RTCStatsReport
 from rtcpeer.errors import (
     DOMException,
@@ -39,6 +41,9 @@ __all__ = [
     "InvalidModificationError",
     "InvalidStateError",
     "InvalidSyntaxError",
+    "MediaStream",
+    "MediaStreamTrack",
+    "MediaStreamTrackEvent",
     "MessageEvent",
     "NotFoundError",
     "NotSupportedError",
@@ -54,8 +59,12 @@ __all__ = [
     "RTCPeerConnection",
     "RTCPeerConnectionIceErrorEvent",
     "RTCPeerConnectionIceEvent",
+    "RTCRtpReceiver",
+    "RTCRtpSender",
+    "RTCRtpTransceiver",
     "RTCSessionDescription",
     "RTCStats",
     "RTCStatsReport",
+    "RTCTrackEvent",
     "__version__",
 ]

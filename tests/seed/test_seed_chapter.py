@@ -1,7 +1,7 @@
 """The seed chapter's code blocks (seed-rtcpeerconnection.md), in Python, over real
 loopback sockets with two peers in one process. State sequences are asserted, not just
-final states. Media blocks (getUserMedia, addTrack, ontrack, replaceTrack) wait for the
-media work; their data-channel equivalents run here."""
+final states. The media blocks (addTrack, ontrack, renegotiation adding a track,
+replaceTrack) are in test_seed_media.py; here the call runs on a data channel."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Coroutine, Generator, Mapping
+from collections.abc import Awaitable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -38,12 +38,14 @@ from rtcpeer.aio.datachannel import DCEP_PRIORITIES, RTCDataChannel, RTCDataChan
 from rtcpeer.aio.driver import ConnectionDriver
 from rtcpeer.aio.events import EventTarget
 from rtcpeer.aio.mdns import MdnsService
+from rtcpeer.aio.media import MediaStream, MediaStreamTrack
+from rtcpeer.aio.rtp import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, RTCTrackEvent
 from rtcpeer.aio.stats import RTCStatsReport, collect_stats
 from rtcpeer.connection import Connection, ConnectionEvent, SctpStateEvent
 from rtcpeer.datagram import Address
 from rtcpeer.dtls.certificate import Certificate
 from rtcpeer.dtls.transport import DtlsErrorEvent, DtlsStateChangeEvent
-from rtcpeer.errors import InvalidStateError, OperationError
+from rtcpeer.errors import InvalidAccessError, InvalidStateError, OperationError
 from rtcpeer.ice.agent import (
     IceAgent,
     IceCandidateErrorEvent,
@@ -65,7 +67,7 @@ from rtcpeer.sctp.datachannel import (
     ChannelMessage,
     ChannelOpened,
 )
-from rtcpeer.sdp.jsep import Applied, JsepSession, TransportInfo
+from rtcpeer.sdp.jsep import Applied, JsepSession, Transceiver, TransportInfo
 
 __all__ = [
     "RTCIceCandidate",
@@ -290,6 +292,8 @@ class RTCPeerConnection(EventTarget):
         self._mdns_resolving = 0
         self._mdns_end_of_candidates = False
         self._mdns_names: dict[str, str] = {}  # host IP -> our .local name
+        self._transceivers: dict[int, RTCRtpTransceiver] = {}  # id(JSEP core) -> wrapper
+        self._remote_streams: dict[str, MediaStream] = {}
         if config.iceCandidatePoolSize > 0:
             self._start_pool()
 
@@ -528,7 +532,9 @@ class RTCPeerConnection(EventTarget):
         if applied.transports:
             info = applied.transports[0]
             self._transport = info
-            if len(applied.transports) > 1:
+            if len(applied.transports) > 1 and applied.type in ("answer", "pranswer"):
+                # (An initial offer lists a transport per m-section until the answer
+                # accepts BUNDLE; our one ICE agent serves them all meanwhile.)
                 logger.warning(
                     "the peer did not bundle: only the first transport (%s) is used", info.id
                 )
@@ -570,6 +576,7 @@ class RTCPeerConnection(EventTarget):
                 self._jsep.restart_ice(*self._pending_restart)
             except ValueError:
                 self._pending_restart = None
+        self._apply_media(applied)
         sctp = applied.sctp
         if (
             sctp is not None
@@ -584,6 +591,185 @@ class RTCPeerConnection(EventTarget):
         self._ensure_driver().schedule()  # events fire as tasks, after this resolves
         if self._jsep.signaling_state == "stable":
             self._update_negotiation_needed()
+
+    # -- media plumbing ------------------------------------------------------------------------
+
+    def _wrap_transceiver(
+        self, core: Transceiver, track: MediaStreamTrack | None = None
+    ) -> RTCRtpTransceiver:
+        wrapper = self._transceivers.get(id(core))
+        if wrapper is None:
+            wrapper = self._transceivers[id(core)] = RTCRtpTransceiver(self, core, track)
+        return wrapper
+
+    def _remote_stream(self, stream_id: str) -> MediaStream:
+        stream = self._remote_streams.get(stream_id)
+        if stream is None:
+            stream = self._remote_streams[stream_id] = MediaStream(id=stream_id)
+        return stream
+
+    def _apply_media(self, applied: Applied) -> None:
+        """W3C "set the RTCSessionDescription" steps for transceivers and remote
+        tracks: associate streams, fire ``track``, mute removed tracks, end stopped
+        ones."""
+        for core in applied.added_transceivers:
+            self._wrap_transceiver(core)
+        for change in applied.stream_changes:
+            self._wrap_transceiver(change.transceiver)._associate(
+                self._remote_stream(i) for i in change.new
+            )
+        for removed in applied.removed_tracks:
+            transceiver = self._wrap_transceiver(removed.transceiver)
+            transceiver._associate(())
+            transceiver.receiver.track._set_muted(True)
+        events = []
+        for added in applied.added_tracks:
+            transceiver = self._wrap_transceiver(added.transceiver)
+            streams = [self._remote_stream(i) for i in added.stream_ids]
+            transceiver._associate(streams)
+            events.append(
+                RTCTrackEvent(
+                    "track",
+                    transceiver.receiver,
+                    transceiver.receiver.track,
+                    tuple(streams),
+                    transceiver,
+                    self,
+                )
+            )
+        for core in (*applied.stopped_transceivers, *applied.removed_transceivers):
+            wrapper = self._transceivers.get(id(core))
+            if wrapper is not None:
+                wrapper.receiver.track._end()
+        for core in applied.removed_transceivers:
+            self._transceivers.pop(id(core), None)
+        for event in events:
+            self.dispatchEvent(event)
+
+    def addTrack(self, track: MediaStreamTrack, *streams: MediaStream) -> RTCRtpSender:
+        """W3C ``addTrack``: send ``track`` (in ``streams``) on a transceiver of its
+        kind, reusing one a remote offer created when possible."""
+        self._check_not_closed()
+        if not isinstance(track, MediaStreamTrack):
+            raise TypeError("addTrack takes a MediaStreamTrack")
+        for stream in streams:
+            if not isinstance(stream, MediaStream):
+                raise TypeError("addTrack's streams are MediaStream objects")
+        senders = self.getSenders()
+        if any(sender.track is track for sender in senders):
+            raise InvalidAccessError(
+                "this track is already sent on this connection; use replaceTrack or clone() it"
+            )
+        stream_ids = list(dict.fromkeys(s.id for s in streams))
+        for transceiver in self.getTransceivers():
+            core = transceiver._core
+            if (
+                core.kind == track.kind
+                and not core.stopping
+                and transceiver.sender.track is None
+                and not core.added_by_add_track
+                and core.created_by_remote
+                and core.current_direction not in ("sendrecv", "sendonly")
+            ):
+                # W3C addTrack step 7: reuse a transceiver the remote offer made.
+                self._jsep.attach_track(core, track.id, stream_ids)
+                transceiver.sender._track = track
+                self._update_negotiation_needed()
+                return transceiver.sender
+        core = self._jsep.add_transceiver(
+            track.kind, "sendrecv", stream_ids, track_id=track.id, added_by_add_track=True
+        )
+        transceiver = self._wrap_transceiver(core, track)
+        self._update_negotiation_needed()
+        return transceiver.sender
+
+    def removeTrack(self, sender: RTCRtpSender) -> None:
+        """W3C ``removeTrack``: stop sending on ``sender`` (renegotiation needed)."""
+        self._check_not_closed()
+        if not isinstance(sender, RTCRtpSender):
+            raise TypeError("removeTrack takes an RTCRtpSender")
+        transceiver = sender._transceiver
+        if transceiver._pc is not self:
+            raise InvalidAccessError("this sender belongs to another RTCPeerConnection")
+        if transceiver._core.stopping or sender.track is None:
+            return
+        sender._track = None
+        direction = transceiver._core.direction
+        if direction == "sendrecv":
+            self._jsep.set_direction(transceiver._core, "recvonly")
+        elif direction == "sendonly":
+            self._jsep.set_direction(transceiver._core, "inactive")
+        self._update_negotiation_needed()
+
+    def addTransceiver(
+        self,
+        trackOrKind: MediaStreamTrack | str,
+        init: Mapping[str, Any] | None = None,
+        *,
+        direction: str | None = None,
+        streams: Sequence[MediaStream] | None = None,
+        sendEncodings: Sequence[Mapping[str, Any]] | None = None,
+    ) -> RTCRtpTransceiver:
+        """W3C ``addTransceiver(trackOrKind, {direction, streams, sendEncodings})``;
+        options as a dict or as keywords."""
+        self._check_not_closed()
+        options: dict[str, Any] = dict(init or {})
+        for key, value in (
+            ("direction", direction),
+            ("streams", streams),
+            ("sendEncodings", sendEncodings),
+        ):
+            if value is not None:
+                options[key] = value
+        unknown = set(options) - {"direction", "streams", "sendEncodings"}
+        if unknown:
+            raise TypeError(f"unknown addTransceiver options: {', '.join(sorted(unknown))}")
+        if isinstance(trackOrKind, MediaStreamTrack):
+            track: MediaStreamTrack | None = trackOrKind
+            kind = trackOrKind.kind
+        elif isinstance(trackOrKind, str):
+            track, kind = None, trackOrKind
+        else:
+            raise TypeError("addTransceiver takes a MediaStreamTrack or 'audio'/'video'")
+        wanted = options.get("direction", "sendrecv")
+        stream_ids = list(dict.fromkeys(s.id for s in options.get("streams", ())))
+        encodings = options.get("sendEncodings")
+        rids: list[str | None] | None = None
+        if encodings:
+            rids = []
+            for encoding in encodings:
+                if not isinstance(encoding, Mapping):
+                    raise TypeError("sendEncodings is a list of dicts such as {'rid': 'h'}")
+                scale = encoding.get("scaleResolutionDownBy")
+                if scale is not None and (kind != "video" or scale < 1.0):
+                    raise ValueError("scaleResolutionDownBy is for video and at least 1.0")
+                rids.append(encoding.get("rid"))
+        core = self._jsep.add_transceiver(
+            kind,
+            wanted,
+            stream_ids,
+            track_id=track.id if track is not None else None,
+            send_encodings=rids,
+        )
+        transceiver = self._wrap_transceiver(core, track)
+        if encodings:
+            transceiver.sender._encodings = [
+                {"active": True, **{k: v for k, v in dict(e).items()}} for e in encodings
+            ]
+        self._update_negotiation_needed()
+        return transceiver
+
+    def getTransceivers(self) -> list[RTCRtpTransceiver]:
+        return [self._wrap_transceiver(core) for core in self._jsep.transceivers]
+
+    def getSenders(self) -> list[RTCRtpSender]:
+        return [t.sender for t in self.getTransceivers() if not t._core.stopped]
+
+    def getReceivers(self) -> list[RTCRtpReceiver]:
+        return [t.receiver for t in self.getTransceivers() if not t._core.stopped]
+
+    def _dtls_transport_view(self) -> _DtlsTransportView | None:
+        return _DtlsTransportView(self) if self._transport is not None else None
 
     async def _start_gathering(self) -> None:
         """Host candidates now; server-reflexive and relayed ones once the servers'
@@ -858,17 +1044,6 @@ class RTCPeerConnection(EventTarget):
         self._check_not_closed()
         return collect_stats(self, time.time() * 1000.0)
 
-    # -- media (negotiation only) ------------------------------------------------------------------
-
-    def getTransceivers(self) -> list[Any]:
-        return list(self._jsep.transceivers)
-
-    def getSenders(self) -> list[Any]:
-        return []
-
-    def getReceivers(self) -> list[Any]:
-        return []
-
     # -- close ---------------------------------------------------------------------------------------
 
     def close(self) -> Awaitable[None]:
@@ -894,6 +1069,8 @@ class RTCPeerConnection(EventTarget):
                     service.unpublish(name)
         for task in list(self._background):
             task.cancel()
+        for transceiver in self._transceivers.values():
+            transceiver.receiver.track._end()  # W3C close: receivers' tracks end
         return _Done()
 
     # -- events from the connection -------------------------------------------------------------
@@ -1026,6 +1203,21 @@ class RTCPeerConnection(EventTarget):
             f"<RTCPeerConnection signaling={self.signalingState} ice={self.iceConnectionState} "
             f"connection={self.connectionState}>"
         )
+
+
+class _DtlsTransportView:
+    """W3C ``RTCDtlsTransport`` (read-only view; one, bundled)."""
+
+    def __init__(self, pc: RTCPeerConnection) -> None:
+        self._pc = pc
+
+    @property
+    def state(self) -> str:
+        return "closed" if self._pc._closed else self._pc._connection.dtls.state
+
+    def getRemoteCertificates(self) -> list[bytes]:
+        """The peer's certificate chain, DER (W3C gives ArrayBuffers)."""
+        return self._pc._connection.dtls.remote_certificates()
 
 
 class _SctpTransportView:

@@ -1,0 +1,333 @@
+"""``RTCRtpSender``, ``RTCRtpReceiver``, ``RTCRtpTransceiver`` and ``RTCTrackEvent``
+(W3C webrtc-pc §5).
+
+Each transceiver wraps the JSEP session's :class:`~rtcpeer.sdp.jsep.Transceiver`
+(mid, directions, msid, encodings, codec preferences, what was negotiated); these
+classes give it the browser's API and keep the objects users hold (tracks, streams,
+parameters). Negotiation is complete: offers and answers carry what these objects
+say, and ``track`` events fire as W3C describes. RTP itself does not flow yet (the
+media work), so a receiver's track stays muted.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rtcpeer.aio.media import MediaStream, MediaStreamTrack
+from rtcpeer.errors import InvalidModificationError, InvalidStateError
+from rtcpeer.sdp.codecs import RtpCodecCapability, get_capabilities
+from rtcpeer.sdp.jsep import RtpNegotiation, Transceiver
+
+if TYPE_CHECKING:
+    from rtcpeer.aio.peerconnection import RTCPeerConnection
+
+__all__ = [
+    "RTCRtpReceiver",
+    "RTCRtpSender",
+    "RTCRtpTransceiver",
+    "RTCTrackEvent",
+    "capabilities",
+    "codec_capability",
+]
+
+_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+#: Encoding members a user may set (W3C RTCRtpEncodingParameters and extensions).
+_ENCODING_KEYS = frozenset(
+    {"rid", "active", "maxBitrate", "maxFramerate", "scaleResolutionDownBy", "priority",
+     "networkPriority", "scalabilityMode"}
+)  # fmt: skip
+
+
+def capabilities(kind: str) -> dict[str, Any] | None:
+    """W3C ``getCapabilities(kind)`` as a dict: ``{"codecs": [...],
+    "headerExtensions": [...]}``; ``None`` for a kind other than audio/video."""
+    caps = get_capabilities(kind)
+    if caps is None:
+        return None
+    return {
+        "codecs": [_codec_dict(c) for c in caps.codecs],
+        "headerExtensions": [{"uri": h.uri} for h in caps.header_extensions],
+    }
+
+
+def _codec_dict(codec: RtpCodecCapability) -> dict[str, Any]:
+    out: dict[str, Any] = {"mimeType": codec.mime_type, "clockRate": codec.clock_rate}
+    if codec.channels is not None:
+        out["channels"] = codec.channels
+    if codec.sdp_fmtp_line:
+        out["sdpFmtpLine"] = codec.sdp_fmtp_line
+    return out
+
+
+def _negotiated_codecs(negotiated: RtpNegotiation) -> list[dict[str, Any]]:
+    out = []
+    for codec in negotiated.codecs:
+        entry: dict[str, Any] = {
+            "payloadType": codec.payload_type,
+            "mimeType": codec.mime_type,
+            "clockRate": codec.clock_rate,
+        }
+        if codec.channels is not None:
+            entry["channels"] = codec.channels
+        if codec.sdp_fmtp_line:
+            entry["sdpFmtpLine"] = codec.sdp_fmtp_line
+        out.append(entry)
+    return out
+
+
+def codec_capability(codec: Any) -> RtpCodecCapability:
+    """An ``RTCRtpCodec`` dict (as ``getCapabilities`` gives) as the JSEP value."""
+    if isinstance(codec, RtpCodecCapability):
+        return codec
+    if not isinstance(codec, Mapping) or "mimeType" not in codec or "clockRate" not in codec:
+        raise TypeError("a codec is a dict with 'mimeType' and 'clockRate' (see getCapabilities)")
+    return RtpCodecCapability(
+        str(codec["mimeType"]),
+        int(codec["clockRate"]),
+        codec.get("channels"),
+        codec.get("sdpFmtpLine"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RTCTrackEvent:
+    """W3C ``RTCTrackEvent``: a remote track arrived on ``transceiver``."""
+
+    type: str
+    receiver: RTCRtpReceiver
+    track: MediaStreamTrack
+    streams: tuple[MediaStream, ...]
+    transceiver: RTCRtpTransceiver
+    target: Any = None
+
+
+class RTCRtpSender:
+    """W3C ``RTCRtpSender``: what we send on a transceiver (its ``track``)."""
+
+    def __init__(self, transceiver: RTCRtpTransceiver, track: MediaStreamTrack | None) -> None:
+        self._transceiver = transceiver
+        self._track = track
+        self._transaction_id: str | None = None
+        self._encodings: list[dict[str, Any]] = [
+            {"active": e.active, **({"rid": e.rid} if e.rid is not None else {})}
+            for e in transceiver._core.send_encodings
+        ]
+
+    @property
+    def track(self) -> MediaStreamTrack | None:
+        return self._track
+
+    @property
+    def transport(self) -> Any:
+        """The DTLS transport once negotiated (bundled: the connection's), else None."""
+        return self._transceiver._pc._dtls_transport_view()
+
+    @staticmethod
+    def getCapabilities(kind: str) -> dict[str, Any] | None:
+        return capabilities(kind)
+
+    async def replaceTrack(self, track: MediaStreamTrack | None) -> None:
+        """Send ``track`` instead, without renegotiation (W3C §5.2 replaceTrack)."""
+        transceiver = self._transceiver
+        pc = transceiver._pc
+        pc._check_not_closed()
+        if track is not None and not isinstance(track, MediaStreamTrack):
+            raise TypeError("replaceTrack takes a MediaStreamTrack or None")
+        if track is not None and track.kind != transceiver._core.kind:
+            raise TypeError(
+                f"a {track.kind} track cannot replace the track of a {transceiver._core.kind} "
+                "transceiver"
+            )
+        if transceiver._core.stopping:
+            raise InvalidStateError("the transceiver is stopped; replaceTrack needs a live one")
+        self._track = track
+
+    def setStreams(self, *streams: MediaStream) -> None:
+        """The streams the remote ``track`` event will carry (renegotiation needed)."""
+        pc = self._transceiver._pc
+        pc._check_not_closed()
+        pc._jsep.set_stream_ids(self._transceiver._core, [s.id for s in streams])
+        pc._update_negotiation_needed()
+
+    def getParameters(self) -> dict[str, Any]:
+        """W3C ``RTCRtpSendParameters``: a new ``transactionId`` each call, the
+        encodings, and what was negotiated (codecs, header extensions, RTCP)."""
+        self._transaction_id = secrets.token_hex(8)
+        negotiated = self._transceiver._core.negotiated
+        params: dict[str, Any] = {
+            "transactionId": self._transaction_id,
+            "encodings": [dict(e) for e in self._encodings],
+            "rtcp": {
+                "cname": negotiated.cname if negotiated is not None else "",
+                "reducedSize": True,
+            },
+            "headerExtensions": [],
+            "codecs": [],
+        }
+        if negotiated is not None:
+            params["codecs"] = _negotiated_codecs(negotiated)
+            params["headerExtensions"] = [
+                {"uri": uri, "id": number, "encrypted": False}
+                for number, uri in negotiated.header_extensions
+            ]
+        return params
+
+    async def setParameters(self, parameters: Mapping[str, Any]) -> None:
+        """W3C ``setParameters``: only the encodings' settable members may change, and
+        only with the ``transactionId`` of the last :meth:`getParameters`."""
+        pc = self._transceiver._pc
+        pc._check_not_closed()
+        if self._transceiver._core.stopping:
+            raise InvalidStateError("the transceiver is stopped")
+        if self._transaction_id is None:
+            raise InvalidStateError("call getParameters() first, then modify what it returned")
+        if parameters.get("transactionId") != self._transaction_id:
+            raise InvalidModificationError(
+                "transactionId does not match the last getParameters(); get them again"
+            )
+        encodings = list(parameters.get("encodings") or ())
+        if len(encodings) != len(self._encodings):
+            raise InvalidModificationError("the number of encodings cannot change")
+        for new, old in zip(encodings, self._encodings, strict=True):
+            if new.get("rid") != old.get("rid"):
+                raise InvalidModificationError("an encoding's rid cannot change")
+            unknown = set(new) - _ENCODING_KEYS
+            if unknown:
+                raise InvalidModificationError(f"read-only or unknown members: {sorted(unknown)}")
+            scale = new.get("scaleResolutionDownBy")
+            if scale is not None and (self._transceiver._core.kind != "video" or scale < 1.0):
+                raise ValueError(
+                    "scaleResolutionDownBy is for video and at least 1.0 (W3C RangeError)"
+                )
+            bitrate = new.get("maxBitrate")
+            if bitrate is not None and (not isinstance(bitrate, int) or bitrate <= 0):
+                raise ValueError("maxBitrate is a positive number of bits per second")
+        self._encodings = [dict(e) for e in encodings]
+        self._transaction_id = None
+
+    async def getStats(self) -> Any:
+        return await self._transceiver._pc.getStats(self._track)
+
+
+class RTCRtpReceiver:
+    """W3C ``RTCRtpReceiver``: what we receive on a transceiver (its ``track``)."""
+
+    def __init__(self, transceiver: RTCRtpTransceiver) -> None:
+        self._transceiver = transceiver
+        self._track = MediaStreamTrack(
+            transceiver._core.kind, label=f"remote {transceiver._core.kind}"
+        )
+        self._track._muted = True  # W3C: muted until media arrives
+
+    @property
+    def track(self) -> MediaStreamTrack:
+        return self._track
+
+    @property
+    def transport(self) -> Any:
+        return self._transceiver._pc._dtls_transport_view()
+
+    @staticmethod
+    def getCapabilities(kind: str) -> dict[str, Any] | None:
+        return capabilities(kind)
+
+    def getParameters(self) -> dict[str, Any]:
+        negotiated = self._transceiver._core.negotiated
+        params: dict[str, Any] = {
+            "headerExtensions": [],
+            "codecs": [],
+            "rtcp": {"reducedSize": True},
+        }
+        if negotiated is not None:
+            params["codecs"] = _negotiated_codecs(negotiated)
+            params["headerExtensions"] = [
+                {"uri": uri, "id": number, "encrypted": False}
+                for number, uri in negotiated.header_extensions
+            ]
+        return params
+
+    def getContributingSources(self) -> list[dict[str, Any]]:
+        return []
+
+    def getSynchronizationSources(self) -> list[dict[str, Any]]:
+        return []
+
+    async def getStats(self) -> Any:
+        return await self._transceiver._pc.getStats(self._track)
+
+
+class RTCRtpTransceiver:
+    """W3C ``RTCRtpTransceiver``: a sender and a receiver sharing one m-section."""
+
+    def __init__(
+        self, pc: RTCPeerConnection, core: Transceiver, track: MediaStreamTrack | None = None
+    ) -> None:
+        self._pc = pc
+        self._core = core
+        self._sender = RTCRtpSender(self, track)
+        self._receiver = RTCRtpReceiver(self)
+        #: The remote streams the receiver's track belongs to (W3C [[AssociatedRemoteMediaStreams]]).
+        self._remote_streams: list[MediaStream] = []
+
+    @property
+    def mid(self) -> str | None:
+        return self._core.mid
+
+    @property
+    def sender(self) -> RTCRtpSender:
+        return self._sender
+
+    @property
+    def receiver(self) -> RTCRtpReceiver:
+        return self._receiver
+
+    @property
+    def direction(self) -> str:
+        return self._core.direction
+
+    @direction.setter
+    def direction(self, value: str) -> None:
+        self._pc._check_not_closed()
+        if value not in _DIRECTIONS:
+            raise TypeError(f"direction is one of {', '.join(_DIRECTIONS)}, got {value!r}")
+        if self._core.stopping:
+            raise InvalidStateError("the transceiver is stopped; its direction cannot change")
+        if value == self._core.direction:
+            return
+        self._pc._jsep.set_direction(self._core, value)  # type: ignore[arg-type]
+        self._pc._update_negotiation_needed()
+
+    @property
+    def currentDirection(self) -> str | None:
+        return self._core.current_direction
+
+    def stop(self) -> None:
+        """Stop sending and receiving now; the m-section is rejected in the next
+        negotiation (W3C §5.4 stop)."""
+        self._pc._check_not_closed()
+        if self._core.stopping:
+            return
+        self._pc._jsep.stop_transceiver(self._core)
+        self._receiver._track._end()
+        self._pc._update_negotiation_needed()
+
+    def setCodecPreferences(self, codecs: Sequence[Any]) -> None:
+        """Order (and restrict) the codecs offered/answered; ``[]`` restores the
+        default. Entries come from ``RTCRtpReceiver.getCapabilities(kind)``."""
+        self._pc._jsep.set_codec_preferences(self._core, [codec_capability(c) for c in codecs])
+
+    def _associate(self, streams: Iterable[MediaStream]) -> None:
+        new = list(streams)
+        track = self._receiver._track
+        for stream in self._remote_streams:
+            if stream not in new:
+                stream._remove_remote(track)
+        for stream in new:
+            stream._add_remote(track)
+        self._remote_streams = new
+
+    def __repr__(self) -> str:
+        return f"<RTCRtpTransceiver {self._core.kind} mid={self.mid} {self.direction}>"
