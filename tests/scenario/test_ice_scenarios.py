@@ -381,3 +381,29 @@ def test_controlled_agent_accepts_aggressive_nomination() -> None:
     assert b.agent.send(b"\x17aggressively chosen")
     sim.run(0.1)
     assert a.received[-1] == b"\x17aggressively chosen"
+
+
+def test_restart_after_failed_goes_through_checking_and_recovers() -> None:
+    """W3C/browser behaviour: consent expired (failed), the peer comes back, an ICE
+    restart checks afresh (checking) and connects; the dead pair carries nothing
+    meanwhile and the state never claims connected early."""
+    sim = Simulator(seed=42)
+    a, b = make_pair(sim, link={"latency": 0.02})
+    start(sim, a, b)
+    assert sim.run_until(lambda: connected(a, b), timeout=5.0)
+    host_b = next(h for h in sim.hosts if h.name == "b")
+    host_b.online = False
+    assert sim.run_until(lambda: a.agent.state == "failed", timeout=60.0)
+    host_b.online = True
+    a.agent.restart(sim.now)
+    assert a.agent.state == "checking" and a.agent.selected is None
+    assert a.agent.send(b"\x17too early") is False
+    b.agent.set_remote_credentials(sim.now, *a.agent.local_credentials)
+    b.agent.restart(sim.now)
+    a.agent.set_remote_credentials(sim.now, *b.agent.local_credentials)
+    assert sim.run_until(lambda: connected(a, b), timeout=10.0)
+    after = a.states[a.states.index("failed") :]
+    assert after[:3] == ["failed", "checking", "connected"]  # never connected early
+    assert a.agent.send(b"\x17back")
+    sim.run(0.2)
+    assert b.received[-1] == b"\x17back"

@@ -457,3 +457,61 @@ async def test_connection_with_retry_pattern() -> None:
     assert attempts[0] == 2
     assert pc.iceConnectionState in ("connected", "completed")
     await pc.close()
+
+
+async def test_auto_ice_restart_after_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pattern 2: the network drops out long enough for ICE to fail; the caller's
+    handler restarts ICE and the same data channel carries on afterwards. (ICE
+    timeouts shortened from 4 s / 30 s so the test does not sit out consent expiry.)"""
+    from rtcpeer.aio.udp import UdpSocket
+
+    cut = {"on": False}
+    original = UdpSocket.sendto
+
+    def sendto(self: UdpSocket, data: bytes, address: Any) -> None:
+        if not cut["on"]:
+            original(self, data, address)
+
+    monkeypatch.setattr(UdpSocket, "sendto", sendto)
+    alice, bob, alice_signaling, _ = await alice_and_bob()
+    for pc in (alice, bob):
+        pc._agent.disconnected_timeout = 0.5
+        pc._agent.failed_timeout = 1.5
+    log = record(alice)
+    restarts: list[str] = []
+
+    async def on_ice_state(event: Any) -> None:
+        if alice.iceConnectionState == "failed":
+            restarts.append("restart")
+            offer = await alice.createOffer({"iceRestart": True})
+            await alice.setLocalDescription(offer)
+            alice_signaling.send("offer", {"sdp": alice.localDescription})
+
+    alice.oniceconnectionstatechange = on_ice_state
+    channel = alice.createDataChannel("chat", {"ordered": True})
+    got: list[Any] = []
+    bob.ondatachannel = lambda e: setattr(e.channel, "onmessage", lambda m: got.append(m.data))
+    await alice.setLocalDescription(await alice.createOffer())
+    alice_signaling.send("offer", {"sdp": alice.localDescription})
+    await until(lambda: channel.readyState == "open")
+    channel.send("before the outage")
+    await until(lambda: got == ["before the outage"])
+    cut["on"] = True
+    await until(lambda: "failed" in log["iceConnectionState"], timeout=10)
+    cut["on"] = False  # the network comes back; the handler already asked for a restart
+    await until(lambda: log["iceConnectionState"][-1] in ("connected", "completed"), timeout=15)
+    assert restarts == ["restart"]
+    # As in browsers: the restart from failed goes back through checking.
+    assert log["iceConnectionState"] == [
+        "checking",
+        "connected",
+        "disconnected",
+        "failed",
+        "checking",
+        "connected",
+    ]
+    channel.send("after the restart")
+    await until(lambda: got == ["before the outage", "after the restart"], timeout=15)
+    assert alice.connectionState == "connected"
+    await alice.close()
+    await bob.close()

@@ -604,6 +604,8 @@ class IceAgent:
         self.generation += 1
         self._restarting = True
         self._consent_revoked = False
+        self._now = now
+        self._abandon_dead_pair(now)
         old_locals = self.local_candidates
         self.local_candidates = []
         self._set_gathering("gathering")
@@ -630,6 +632,17 @@ class IceAgent:
         self._flush_transactions()
         self._maybe_gathering_complete()
 
+    def _abandon_dead_pair(self, now: float) -> None:
+        """A restart after ``failed``: the old pair lost consent, so it carries
+        nothing meanwhile; the state is ``checking`` until new checks select a pair."""
+        if self.state != "failed" or self.selected is None:
+            return
+        self._pair_by_key.pop(self.selected.key, None)
+        self.selected = None
+        self._next_consent = None
+        self._checking_since = now
+        self._set_state("checking")
+
     def _flush_remote(self, now: float) -> None:
         for pair in self.pairs:
             if pair is not self.selected:
@@ -643,6 +656,7 @@ class IceAgent:
         self._nominate_at = None
         self._restarting = True
         self._checking_since = now
+        self._abandon_dead_pair(now)
         if self.selected is not None:
             # Traffic (and the state the user sees) stays on the old pair meanwhile.
             self._pair_by_key[self.selected.key] = self.selected
@@ -713,6 +727,7 @@ class IceAgent:
         """Feed one received datagram. STUN is consumed (``None``); anything else is
         returned as application data, counted on its pair. What a TURN server relays
         is unwrapped first and handled as received on the relayed candidate."""
+        self._now = now
         if self._turn_routes:
             client = self._turn_routes.get((datagram.dst, datagram.src))
             if client is not None and not self._is_own_response(datagram.data):
@@ -1393,6 +1408,8 @@ class IceAgent:
     def _update_state(self, now: float | None) -> None:
         if self._closed or self._consent_revoked:
             return
+        if now is None:
+            now = self._now  # the latest input's time: liveness is never skipped
         pair = self.selected
         if pair is not None and pair.last_response is not None and now is not None:
             # Same expressions as poll_timeout's deadlines, so float rounding agrees.
