@@ -178,11 +178,17 @@ class Connection:
     def _receive(self, now: float, dtls: DtlsTransport, data: bytes) -> None:
         first = data[0] if data else 0
         if 19 < first < 64:
-            dtls.handle_receive(now, data)
-            if self.sctp is not None:
+            sctp = self.sctp
+            if sctp is not None:
+                records = dtls.open(data)  # the connected fast path, or None
+                if records is None:
+                    dtls.handle_receive(now, data)
+                    records = list(iter(dtls.poll_data, None))
                 # Feed SCTP as records arrive so its SACK logic sees packets one by one.
-                while (record := dtls.poll_data()) is not None:
-                    self.sctp.handle_receive(now, record)
+                for record in records:
+                    sctp.handle_receive(now, record)
+            else:
+                dtls.handle_receive(now, data)
         else:
             self.dropped_unknown += 1
 
@@ -284,10 +290,15 @@ class Connection:
         moved = False
         dtls = self.dtls
         can_send = dtls.state == "connected"
+        ice = self.ice
         while (packet := sctp.poll_transmit()) is not None:
             moved = True
             if can_send:
-                dtls.send(packet)
+                sealed = dtls.seal(packet)  # straight to ICE on the fast path
+                if sealed is None:
+                    dtls.send(packet)
+                elif sealed:
+                    ice.send(sealed)
         while (event := sctp.poll_event()) is not None:
             moved = True
             if isinstance(event, sctp_events.Connected):

@@ -500,6 +500,42 @@ class DtlsTransport:
             return
         self._transmits.extend(self._drain())
 
+    def seal(self, data: bytes) -> bytes | None:
+        """The fast form of :meth:`send` for the connected data path: the sealed
+        record(s) as one datagram, returned instead of queued. ``None`` means "use
+        :meth:`send`" (not connected through the fast path, a record that needs
+        splitting, or an error, which :meth:`send` then reports)."""
+        pipe = self._pipe
+        if pipe is None or not 0 < len(data) <= _MAX_PLAINTEXT:
+            return None
+        out = pipe.write(data)
+        if out is None:
+            message = _openssl_errors()
+            self._transmits.extend(self._drain())
+            self._fail("dtls-failure", f"DTLS write failed: {message}")
+            return b""
+        if len(out) > self._mtu:
+            self._transmits.extend(_split_records(out, self._mtu))
+            return b""
+        return out
+
+    def open(self, data: bytes) -> list[bytes] | None:
+        """The fast form of :meth:`handle_receive` for a connected session: the
+        application records of a datagram holding nothing else (after any still
+        queued), returned instead of queued for :meth:`poll_data`. ``None`` means
+        "use :meth:`handle_receive`"; then nothing was consumed."""
+        pipe = self._pipe
+        if pipe is None:
+            return None
+        records = _application_records(data)
+        if not records:
+            return None
+        self._read_pipe(pipe, data, records)
+        queue = self._data  # records queued earlier, if any, come first
+        out = list(queue)
+        queue.clear()
+        return out
+
     def close(self) -> None:
         """Close the transport, sending close_notify if the handshake completed
         (RFC 5246 §7.2.1). The transport becomes ``closed``."""

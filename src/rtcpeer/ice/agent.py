@@ -711,7 +711,8 @@ class IceAgent:
             return False
         pair.packets_sent += 1
         pair.bytes_sent += len(data)
-        self._transmits.append(Datagram(pair.local.base, pair.remote.address, data))
+        local, remote = pair.key
+        self._transmits.append(Datagram(local, remote, data))
         return True
 
     @property

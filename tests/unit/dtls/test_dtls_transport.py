@@ -923,3 +923,24 @@ def test_close_notify_after_fast_path_traffic(
     assert pair.server.poll_data() == b"before close"
     assert pair.server.state == "closed"
     assert pair.server._pipe is None and pair.client._pipe is None
+
+
+def test_seal_and_open_fast_forms(ecdsa_cert: Certificate, ecdsa_cert2: Certificate) -> None:
+    """seal()/open() are send()/handle_receive() returning instead of queueing; they
+    decline (None) what only the general path handles, consuming nothing."""
+    pair = make_pair(ecdsa_cert, ecdsa_cert2)
+    fresh = DtlsTransport(ecdsa_cert, wall_time=WALL)
+    assert fresh.seal(b"x") is None and fresh.open(b"\x17" + bytes(20)) is None
+    pair.connect()
+    sealed = [pair.client.seal(text) for text in (b"one", b"two")]
+    assert all(s and s[0] == 23 for s in sealed)
+    assert pair.client.poll_transmit() is None  # nothing was queued
+    # An older record still queued comes out first, in order.
+    pair.server.handle_receive(pair.now, sealed[0])
+    assert pair.server.open(sealed[1]) == [b"one", b"two"]
+    assert pair.server.poll_data() is None
+    assert pair.server.open(b"\x16\xfe\xfd" + bytes(10)) is None  # not application data
+    assert pair.client.seal(bytes(5000)) == b""  # split across datagrams: queued instead
+    assert [d[0] for d in iter(pair.client.poll_transmit, None)] == [23]
+    pair.client.close()
+    assert pair.client.seal(b"late") is None
