@@ -233,8 +233,11 @@ class Connection:
             self._move_sctp(now)
         self.dtls.close()
         self._move_dtls()
-        self.ice.release(now)  # TURN allocations deleted (RFC 8656 §8)
+        # The goodbyes first (relayed ones wrapped while the allocations live), then
+        # the TURN allocations are deleted (RFC 8656 §8).
         transmits = list(self._drain_ice())
+        self.ice.release(now)
+        transmits += self._drain_ice()
         self.ice.close()
         self._final_transmits = deque(transmits)
         self._set_sctp_state("closed")

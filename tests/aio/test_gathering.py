@@ -117,3 +117,26 @@ async def test_slow_dns_never_delays_host_candidates(monkeypatch: pytest.MonkeyP
         assert [e.errorCode for e in errors] == [701]
     finally:
         await pc.close()
+
+
+async def test_pool_then_set_local_description_at_once() -> None:
+    """setLocalDescription right after construction (before the pool's task ran):
+    one round of gathering, and its candidates do surface."""
+    responder, port = await stun_server()
+    pc = RTCPeerConnection(
+        {"iceServers": [{"urls": f"stun:127.0.0.1:{port}"}], "iceCandidatePoolSize": 1}
+    )
+    log = record(pc)
+    try:
+        pc.createDataChannel("x")
+        await pc.setLocalDescription()
+        for _ in range(200):
+            if ("candidate", None) in log:
+                break
+            await asyncio.sleep(0.01)
+        hosts = [c for k, c in log if k == "candidate" and c is not None]
+        assert len(hosts) == 1 and log[-1] == ("candidate", None)
+        await asyncio.sleep(0.1)
+        assert len(responder.requests) == 1  # gathered once, not twice
+    finally:
+        await pc.close()

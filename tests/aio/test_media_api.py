@@ -245,3 +245,13 @@ async def test_direction_change_renegotiates_when_w3c_says_so(pair: Any) -> None
     await exchange(a, b)
     assert media_lines(a)[0].direction == "inactive"
     assert b.getTransceivers()[0].currentDirection == "inactive"
+
+
+async def test_add_track_reuses_an_unused_transceiver_of_its_kind(pair: Any) -> None:
+    a, _ = pair
+    transceiver = a.addTransceiver("audio", {"direction": "recvonly"})
+    sender = a.addTrack(MediaStreamTrack("audio"))
+    assert sender is transceiver.sender and len(a.getTransceivers()) == 1
+    assert transceiver.direction == "sendrecv"  # recvonly gained send
+    video = a.addTrack(MediaStreamTrack("video"))
+    assert len(a.getTransceivers()) == 2 and video is not sender

@@ -134,3 +134,32 @@ def test_release_deletes_allocations() -> None:
     a.agent.close()
     assert len(server.allocations) == 1
     assert server.allocation_for(("192.0.2.1", 5000)) is None
+
+
+def test_lost_allocation_is_dropped_and_a_restart_allocates_again() -> None:
+    sim = Simulator(seed=37)
+    server = turn_server(sim)
+    a, b = make_pair(sim, turn_servers=[CONFIG], relay_only=True)  # type: ignore[arg-type]
+    start(sim, a, b)
+    assert sim.run_until(lambda: connected(a, b), timeout=10.0)
+    (client,) = a.agent._turn
+    dead_relay = client.relayed
+    # The server forgets the allocation (restarted, say) and the client learns it.
+    server._delete(client.base)
+    client.lost("the server went away")
+    a.agent._drain_turn(sim.now, client)
+    assert all(c.base != dead_relay for c in a.agent.local_candidates)
+    assert all(p.local.base != dead_relay for p in a.agent.pairs)
+    assert sim.run_until(lambda: a.agent.state in ("disconnected", "failed"), timeout=40.0)
+    allocations = server.allocations_made
+    a.agent.restart(sim.now)
+    b.agent.set_remote_credentials(sim.now, *a.agent.local_credentials)
+    b.agent.restart(sim.now)
+    a.agent.set_remote_credentials(sim.now, *b.agent.local_credentials)
+    assert sim.run_until(lambda: connected(a, b) and not a.agent._restarting, timeout=20.0)
+    assert server.allocations_made == allocations + 1  # a fresh allocation for a
+    fresh = [c for c in a.candidates if c is not None and c.ufrag == a.agent.local_ufrag]
+    assert [c.type for c in fresh] == ["relay"] and (fresh[0].address, fresh[0].port) != dead_relay
+    assert a.agent.send(b"\x17relayed again")
+    sim.run(0.2)
+    assert b.received[-1] == b"\x17relayed again"

@@ -72,10 +72,20 @@ class ConnectionDriver:
                 self.connection.pump(self._loop.time())
                 self.service()
 
-        stream = await open_turn_stream(server, host, tls=tls, on_data=on_data, on_closed=on_closed)
-        if self._closed:
+        for _ in range(3):  # (stream is set on the first pass)
+            stream = await open_turn_stream(
+                server, host, tls=tls, on_data=on_data, on_closed=on_closed
+            )
+            if stream.local not in self._sockets:
+                break
+            # Same ip:port as one of our UDP sockets: datagrams are routed by address,
+            # so take another port rather than mix the two up.
+            stream.closed = True
             stream.close()
-            raise ConnectionError("the peer connection closed meanwhile")
+        assert stream is not None
+        if self._closed or stream.closed:
+            stream.close()
+            raise ConnectionError("could not open a distinct TURN stream")
         self._streams[(stream.local, server)] = stream
         return stream.local
 

@@ -58,6 +58,7 @@ class MdnsService:
         self._interfaces = interfaces
         self._transport: asyncio.DatagramTransport | None = None
         self._published: dict[str, str] = {}
+        self._answered: dict[str, float] = {}  # name -> when we last answered for it
         self._waiting: dict[str, list[asyncio.Future[str]]] = {}
         self._starting: asyncio.Future[None] | None = None
         #: Counters for tests and debugging.
@@ -70,6 +71,11 @@ class MdnsService:
         """The running loop's service (interfaces: the IPv4 host addresses, by
         default those host candidates are gathered on)."""
         loop = asyncio.get_running_loop()
+        for key, old in list(cls._instances.items()):
+            if old._loop.is_closed():  # a finished loop's service: release its socket
+                if old._transport is not None:
+                    old._transport.close()
+                del cls._instances[key]
         service = cls._instances.get(id(loop))
         if service is None or service._loop is not loop:
             ips = interfaces if interfaces is not None else host_addresses(None)
@@ -83,9 +89,9 @@ class MdnsService:
         if self._starting is not None:
             await self._starting
             return
-        self._starting = self._loop.create_future()
+        starting = self._starting = self._loop.create_future()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if hasattr(socket, "SO_REUSEPORT"):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -105,8 +111,12 @@ class MdnsService:
                 lambda: _Protocol(self), sock=sock
             )
             self._transport = transport
+        except BaseException:
+            sock.close()
+            self._starting = None  # the next resolve/publish tries again
+            raise
         finally:
-            self._starting.set_result(None)
+            starting.set_result(None)
 
     def _send(self, data: bytes) -> None:
         transport = self._transport
@@ -163,7 +173,9 @@ class MdnsService:
         self.responses_sent += 1
 
     def unpublish(self, name: str) -> None:
-        self._published.pop(name.lower().rstrip("."), None)
+        key = name.lower().rstrip(".")
+        self._published.pop(key, None)
+        self._answered.pop(key, None)
 
     def _received(self, data: bytes) -> None:
         try:
@@ -177,8 +189,14 @@ class MdnsService:
                     if not future.done():
                         future.set_result(answer.address)
             return
-        for name, qtype in message.questions:
+        now = self._loop.time()
+        for name in {n for n, qtype in message.questions if qtype in (TYPE_A, 255)}:
             address = self._published.get(name)
-            if address is not None and qtype in (TYPE_A, 255):  # A or ANY
-                self._send(build_response(name, address))
-                self.responses_sent += 1
+            if address is None:
+                continue
+            # RFC 6762 §6: at most one multicast answer per name per second.
+            if now - self._answered.get(name, float("-inf")) < 1.0:
+                continue
+            self._answered[name] = now
+            self._send(build_response(name, address))
+            self.responses_sent += 1

@@ -80,6 +80,7 @@ __all__ = [
 logger = logging.getLogger("rtcpeer")
 
 _ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_MAX_MDNS_LOOKUPS = 16  # .local names resolving at once
 
 
 def _ice_string(length: int) -> str:
@@ -292,6 +293,8 @@ class RTCPeerConnection(EventTarget):
         self._mdns_resolving = 0
         self._mdns_end_of_candidates = False
         self._mdns_names: dict[str, str] = {}  # host IP -> our .local name
+        self._mdns_cache: dict[str, str] = {}  # remote .local name -> address
+        self._mdns_waiting: dict[str, list[Candidate]] = {}  # names being looked up
         self._transceivers: dict[int, RTCRtpTransceiver] = {}  # id(JSEP core) -> wrapper
         self._remote_streams: dict[str, MediaStream] = {}
         if config.iceCandidatePoolSize > 0:
@@ -545,12 +548,12 @@ class RTCPeerConnection(EventTarget):
                 agent.restart(now, *self._pending_restart)
                 self._pending_restart = None
                 self._restart_requested = False
-            if not applied.remote and not self._gathering_started:
-                await self._start_gathering()
-            elif not applied.remote and self._held_ice_events is not None:
-                # The pool's candidates surface now, after this call resolves.
-                held, self._held_ice_events = self._held_ice_events, None
-                self._ensure_driver().requeue(held)
+            if not applied.remote:
+                await self._start_gathering()  # no-op when the pool already started it
+                if self._held_ice_events is not None:
+                    # The pool's candidates surface now, after this call resolves.
+                    held, self._held_ice_events = self._held_ice_events, None
+                    self._ensure_driver().requeue(held)
             if info.remote_ufrag and info.remote_pwd:
                 if (info.remote_ufrag, info.remote_pwd) != (agent.remote_ufrag, agent.remote_pwd):
                     agent.set_remote_credentials(
@@ -614,6 +617,9 @@ class RTCPeerConnection(EventTarget):
         ones."""
         for core in applied.added_transceivers:
             self._wrap_transceiver(core)
+        for known in self._transceivers.values():
+            if known._core.current_direction in ("sendrecv", "sendonly"):
+                known._ever_sent = True
         for change in applied.stream_changes:
             self._wrap_transceiver(change.transceiver)._associate(
                 self._remote_stream(i) for i in change.new
@@ -667,11 +673,10 @@ class RTCPeerConnection(EventTarget):
                 core.kind == track.kind
                 and not core.stopping
                 and transceiver.sender.track is None
-                and not core.added_by_add_track
-                and core.created_by_remote
+                and not transceiver._has_sent
                 and core.current_direction not in ("sendrecv", "sendonly")
             ):
-                # W3C addTrack step 7: reuse a transceiver the remote offer made.
+                # W3C addTrack step 7: reuse a transceiver whose sender never sent.
                 self._jsep.attach_track(core, track.id, stream_ids)
                 transceiver.sender._track = track
                 self._update_negotiation_needed()
@@ -775,6 +780,8 @@ class RTCPeerConnection(EventTarget):
         """Host candidates now; server-reflexive and relayed ones once the servers'
         names resolve, in a task of their own, so neither a slow DNS lookup nor a
         dead server delays a host candidate or ``setLocalDescription``."""
+        if self._gathering_started:
+            return
         self._gathering_started = True
         driver = self._ensure_driver()
         agent = self._agent
@@ -874,27 +881,46 @@ class RTCPeerConnection(EventTarget):
                 self._agent.add_remote_candidate(now, None)
             return
         if candidate.is_mdns and candidate.transport == "udp":
+            name = candidate.address.lower()
+            address = self._mdns_cache.get(name)
+            if address is not None:  # known already (e.g. re-sent after an ICE restart)
+                self._agent.add_remote_candidate(
+                    now, dataclasses.replace(candidate, address=address)
+                )
+                return
+            waiting = self._mdns_waiting.get(name)
+            if waiting is not None:
+                waiting.append(candidate)  # one lookup per name
+                return
+            if len(self._mdns_waiting) >= _MAX_MDNS_LOOKUPS:
+                return  # a peer cannot make us flood the link with queries
+            self._mdns_waiting[name] = [candidate]
             self._mdns_resolving += 1
-            self._spawn(self._resolve_mdns(candidate))
+            self._spawn(self._resolve_mdns(name))
             return
         self._agent.add_remote_candidate(now, candidate)
 
-    async def _resolve_mdns(self, candidate: Candidate) -> None:
+    async def _resolve_mdns(self, name: str) -> None:
         try:
-            address = await MdnsService.for_loop().resolve(candidate.address)
+            address = await MdnsService.for_loop().resolve(name)
         except OSError as exc:
             logger.debug("mDNS is unavailable: %s", exc)
             address = None
         finally:
             self._mdns_resolving -= 1
+        candidates = self._mdns_waiting.pop(name, [])
         if self._closed:
             return
         driver = self._ensure_driver()
         now = driver.now()
         if address is None:
-            logger.info("nobody answered for %s: candidate dropped", candidate.address)
+            logger.info("nobody answered for %s: candidate dropped", name)
         else:
-            self._agent.add_remote_candidate(now, dataclasses.replace(candidate, address=address))
+            self._mdns_cache[name] = address
+            for candidate in candidates:
+                self._agent.add_remote_candidate(
+                    now, dataclasses.replace(candidate, address=address)
+                )
         if self._mdns_end_of_candidates and not self._mdns_resolving:
             self._mdns_end_of_candidates = False
             self._agent.add_remote_candidate(now, None)

@@ -272,6 +272,13 @@ class RTCRtpTransceiver:
         #: The remote streams the receiver's track belongs to (W3C [[AssociatedRemoteMediaStreams]]).
         self._remote_streams: list[MediaStream] = []
 
+        #: W3C addTrack: [[CurrentDirection]] has been sendrecv or sendonly at some point.
+        self._ever_sent = False
+
+    @property
+    def _has_sent(self) -> bool:
+        return self._ever_sent or self._core.current_direction in ("sendrecv", "sendonly")
+
     @property
     def mid(self) -> str | None:
         return self._core.mid

@@ -3,8 +3,8 @@
 The sans-IO TURN client frames STUN and ChannelData on the stream; this module only
 moves bytes: it connects (TLS verified against the system's trust store, as a
 browser does for ``turns:``), writes what the core queued, and hands every read to a
-callback. Backpressure is the kernel's: a TURN stream carries at most what the ICE
-pair sends.
+callback. When the server stops reading and the transport's buffer fills, writes are dropped
+(counted), as a full UDP socket would: the protocols above retransmit.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class TurnStream(asyncio.Protocol):
         self._on_closed = on_closed
         self._transport: asyncio.Transport | None = None
         self.closed = False
+        self._paused = False
+        #: Writes dropped while the kernel buffer was full (like UDP loss: ICE,
+        #: SCTP and DTLS retransmit what matters).
+        self.dropped = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -46,9 +50,19 @@ class TurnStream(asyncio.Protocol):
             self.closed = True
             self._on_closed()
 
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+
     def write(self, data: bytes) -> None:
-        if self._transport is not None and not self.closed:
-            self._transport.write(data)
+        if self._transport is None or self.closed:
+            return
+        if self._paused:
+            self.dropped += 1  # a stalled server must not make us buffer without bound
+            return
+        self._transport.write(data)
 
     def close(self) -> None:
         self.closed = True

@@ -618,6 +618,7 @@ class IceAgent:
                 self._add_local(
                     now, LocalCandidate(fresh, local.base, local.url, local.relay_protocol)
                 )
+        self._reallocate(now)
         for base in self._bases if not self.relay_only else ():
             for server, url in self.stun_servers:
                 if _family(server[0]) != _family(base[0]):
@@ -631,6 +632,19 @@ class IceAgent:
                 )
         self._flush_transactions()
         self._maybe_gathering_complete()
+
+    def _reallocate(self, now: float) -> None:
+        """On restart, replace the UDP allocations that failed with fresh ones."""
+        for client in [c for c in self._turn if c.state == "failed" and c.transport == "udp"]:
+            self._turn.remove(client)
+            self._turn_routes = {k: v for k, v in self._turn_routes.items() if v is not client}
+            self._relays = {k: v for k, v in self._relays.items() if v is not client}
+            config = next(
+                (t for t in self.turn_servers if t.url == client.url and t.transport == "udp"),
+                None,
+            )
+            if config is not None and client.base in self._bases:
+                self._gather_from(now, client.base, (), (config,))
 
     def _abandon_dead_pair(self, now: float) -> None:
         """A restart after ``failed``: the old pair lost consent, so it carries
@@ -787,6 +801,10 @@ class IceAgent:
         return len(data) >= 20 and data[0] == 1 and data[8:20] in self._transactions
 
     def _drain_turn(self, now: float, client: TurnClient) -> None:
+        if self._turn_routes.get((client.base, client.server)) is not client:
+            # 300 Try Alternate moved the client: route by where it is now.
+            self._turn_routes = {k: v for k, v in self._turn_routes.items() if v is not client}
+            self._turn_routes[(client.base, client.server)] = client
         transmits = self._transmits
         while (data := client.poll_transmit()) is not None:
             transmits.append(Datagram(client.base, client.server, data))
@@ -805,9 +823,6 @@ class IceAgent:
             self._gathers_pending -= 1
         if self._closed:
             return
-        # The server may have moved us (300 Try Alternate): route by where it is now.
-        self._turn_routes = {k: v for k, v in self._turn_routes.items() if v is not client}
-        self._turn_routes[(client.base, client.server)] = client
         relayed = event.relayed
         self._relays[relayed] = client
         index = self._bases.index(client.base) if client.base in self._bases else 0
@@ -844,7 +859,19 @@ class IceAgent:
                 )
             )
             self._maybe_gathering_complete()
-        # A lost allocation: its relayed pairs go quiet; consent notices.
+            return
+        # A lost allocation: its relayed candidate is gone, with its pairs (consent
+        # notices if it carried the selected one). A restart allocates again.
+        relayed = next((a for a, c in self._relays.items() if c is client), None)
+        if relayed is None:
+            return
+        # (The address stays routed to the failed client, which drops what is sent
+        # from it, until a restart replaces the allocation.)
+        self.local_candidates = [c for c in self.local_candidates if c.base != relayed]
+        for pair in [p for p in self.pairs if p.local.base == relayed]:
+            self.pairs.remove(pair)
+            if pair is not self.selected:
+                self._pair_by_key.pop(pair.key, None)
 
     def poll_event(self) -> IceEvent | None:
         return self._events.popleft() if self._events else None

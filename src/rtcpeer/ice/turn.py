@@ -112,6 +112,7 @@ class TurnServerConfig:
 class _Permission:
     state: Literal["pending", "installed", "failed"] = "pending"
     refresh_at: float | None = None
+    in_flight: bool = False
     queued: deque[tuple[Address, bytes]] = field(default_factory=deque)
 
 
@@ -204,7 +205,7 @@ class TurnClient:
             request.add(AttrType.LIFETIME, 0)
             self._transmits.append(self._sign(request))
         self._transactions.cancel_all()
-        self._refresh_at = None
+        self._stop_refreshing()
         self.state = "released"
 
     # -- data -----------------------------------------------------------------------------
@@ -217,7 +218,7 @@ class TurnClient:
         permission = self._permissions.get(peer_ip)
         if permission is None:
             permission = self._permissions[peer_ip] = _Permission()
-        elif permission.state == "installed" or permission.refresh_at is not None:
+        elif permission.state == "installed" or permission.in_flight:
             return
         self._create_permission(now, peer_ip)
 
@@ -342,6 +343,8 @@ class TurnClient:
         return best
 
     def _deadlines(self) -> list[float]:
+        if self.state != "allocated":
+            return []  # refreshes only make sense for a live allocation
         out = [self._refresh_at] if self._refresh_at is not None else []
         out.extend(p.refresh_at for p in self._permissions.values() if p.refresh_at is not None)
         out.extend(c.refresh_at for c in self._channels.values() if c.refresh_at is not None)
@@ -408,6 +411,9 @@ class TurnClient:
         )
 
     def _create_permission(self, now: float, peer_ip: str) -> None:
+        permission = self._permissions.get(peer_ip)
+        if permission is not None:
+            permission.in_flight = True
         request = StunMessage(StunMethod.CREATE_PERMISSION, StunClass.REQUEST, self._tid())
         request.add(AttrType.XOR_PEER_ADDRESS, (peer_ip, 0))  # the port is ignored (§9.1)
         self._start(now, _Request("permission", request, peer_ip=peer_ip))
@@ -431,19 +437,29 @@ class TurnClient:
             self._fail(701, f"the TURN server {self.server[0]}:{self.server[1]} did not answer")
         elif request.kind == "permission" and request.peer_ip is not None:
             self._permission_failed(request.peer_ip)
+        elif request.kind == "channel" and request.channel is not None:
+            self._forget_channel(request.channel)
+
+    def _forget_channel(self, number: int) -> None:
+        """The binding failed or could not be refreshed: back to Send/Data
+        indications for that peer (the server's binding expires on its own)."""
+        peer = self._channel_peers.pop(number, None)
+        if peer is not None:
+            self._channels.pop(peer, None)
 
     def _handle_response(self, now: float, response: StunMessage) -> None:
         transaction = self._transactions.get(response.transaction_id)
         if transaction is None:
             self.dropped += 1
             return
-        if (
-            response.msg_class == StunClass.SUCCESS
-            and self._key is not None
-            and not response.check_integrity(self._key)
-        ):
-            self.dropped += 1  # a forged success: let the transaction run on
-            return
+        if self._key is not None and not response.check_integrity(self._key):
+            # RFC 8489 §9.2.5: once signed, only 401/438 may come unsigned (they carry a
+            # new nonce/realm); anything else unsigned could be forged (a 437 killing
+            # the allocation, a 300 moving us to an attacker's server): let it time out.
+            error = response.error_code if response.msg_class == StunClass.ERROR else None
+            if error is None or error.code not in (401, 438):
+                self.dropped += 1
+                return
         self._transactions.handle_response(now, response)
         while (event := self._transactions.poll_event()) is not None:
             if isinstance(event, TransactionResponse):
@@ -476,6 +492,7 @@ class TurnClient:
             permission = self._permissions.get(request.peer_ip)
             if permission is None:
                 return
+            permission.in_flight = False
             permission.state = "installed"
             permission.refresh_at = now + _PERMISSION_REFRESH
             queued, permission.queued = permission.queued, deque()
@@ -512,7 +529,12 @@ class TurnClient:
                 self.nonce = nonce
                 self._retry(now, request)
                 return
-        if code == 300 and request.kind == "allocate" and not self._alternate_tried:
+        if (
+            code == 300
+            and request.kind == "allocate"
+            and not self._alternate_tried
+            and self.transport == "udp"  # a stream is connected to this server only
+        ):
             alternate = response.alternate_server
             if alternate is not None:
                 # §7.2: start over with the alternate server, same credentials.
@@ -528,13 +550,12 @@ class TurnClient:
         elif request.kind == "permission" and request.peer_ip is not None:
             self._permission_failed(request.peer_ip)
         elif request.kind == "channel" and request.channel is not None:
-            peer = self._channel_peers.pop(request.channel, None)
-            if peer is not None:
-                self._channels.pop(peer, None)
+            self._forget_channel(request.channel)
 
     def _permission_failed(self, peer_ip: str) -> None:
         permission = self._permissions.get(peer_ip)
         if permission is not None:
+            permission.in_flight = False
             permission.state = "failed"
             permission.refresh_at = None
             self.dropped += len(permission.queued)
@@ -550,10 +571,17 @@ class TurnClient:
         gone with it (RFC 8656 §3.1)."""
         self._fail(701, reason)
 
+    def _stop_refreshing(self) -> None:
+        self._refresh_at = None
+        for permission in self._permissions.values():
+            permission.refresh_at = None
+        for channel in self._channels.values():
+            channel.refresh_at = None
+
     def _fail(self, code: int, reason: str) -> None:
         if self.state in ("failed", "released"):
             return
         self.state = "failed"
-        self._refresh_at = None
+        self._stop_refreshing()
         self._transactions.cancel_all()
         self._events.append(TurnFailed(code, reason))

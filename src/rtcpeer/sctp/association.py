@@ -392,8 +392,12 @@ class Association:
     ) -> None:
         if not 256 <= mtu <= 65535:
             raise ValueError(f"mtu must be in [256, 65535] bytes, got {mtu}")
-        if max_message_size < 1 or max_message_size > max_receive_buffer:
-            raise ValueError("max_message_size must be in [1, max_receive_buffer]")
+        # A message is held whole until its last fragment: with the per-fragment
+        # bookkeeping (FRAGMENT_OVERHEAD) it needs about 1.25x its size of buffer.
+        if max_message_size < 1 or max_message_size * 5 > max_receive_buffer * 4:
+            raise ValueError(
+                "max_message_size must be at least 1 and at most 0.8 x max_receive_buffer"
+            )
         if not 1 <= outbound_streams <= 65535 or not 1 <= inbound_streams <= 65535:
             raise ValueError("stream counts must be in [1, 65535]")
         if not 0 < rto_min <= rto_initial <= rto_max:

@@ -218,3 +218,50 @@ def test_stream_framing_over_tcp(chunk: int) -> None:
     client.send(0.0, PEER, b"abc")
     wire = client.poll_transmit()
     assert wire == b"\x40\x00\x00\x03abc\x00"
+
+
+def test_no_deadlines_once_the_allocation_is_gone() -> None:
+    """A failed or released allocation keeps no timers (a stale refresh deadline
+    would spin the shell's timer)."""
+    link = allocated()
+    link.client.permit(link.now, PEER[0])
+    link.client.bind_channel(link.now, PEER)
+    link.pump()
+    assert link.client.poll_timeout() is not None
+    link.client.lost("connection reset")
+    assert link.client.state == "failed" and link.client.poll_timeout() is None
+    link = allocated()
+    link.client.permit(link.now, PEER[0])
+    link.pump()
+    link.client.release(link.now)
+    assert link.client.poll_timeout() is None
+
+
+def test_unsigned_error_responses_are_ignored_once_authenticated() -> None:
+    """An attacker who sees a transaction id cannot kill the allocation with an
+    unsigned 437, nor redirect it with an unsigned 300 (RFC 8489 §9.2.5)."""
+    link = allocated()
+    link.client.permit(link.now, PEER[0])
+    request = StunMessage.parse(link.client.poll_transmit())  # type: ignore[arg-type]
+    for code in (437, 300, 403):
+        forged = request.error_response(code)
+        link.client.handle_receive(link.now, forged.serialize())
+    assert link.client.state == "allocated" and link.client.server == SERVER
+    assert link.client.dropped == 3
+
+
+def test_channel_bind_timeout_falls_back_to_indications() -> None:
+    link = allocated()
+    link.client.permit(link.now, PEER[0])
+    link.pump()
+    link.drop_client = True  # the ChannelBind and its retransmissions are lost
+    link.client.bind_channel(link.now, PEER)
+    link.pump()
+    link.advance(30.0, step=0.25)
+    link.drop_client = False
+    sent = len(link.client_sent)
+    link.client.send(link.now, PEER, b"still gets there")
+    link.pump()
+    wire = StunMessage.parse(link.client_sent[sent])
+    assert wire.method == StunMethod.SEND  # an indication, not ChannelData on a dead channel
+    assert link.to_peer[-1].data == b"still gets there"

@@ -580,6 +580,9 @@ def test_config_validation() -> None:
         Association(rng=random.Random(1), mtu=100)
     with pytest.raises(ValueError, match="max_message_size"):
         Association(rng=random.Random(1), max_message_size=10, max_receive_buffer=5)
+    with pytest.raises(ValueError, match=r"0\.8"):
+        # Equal sizes would deadlock: the last fragments never fit beside the rest.
+        Association(rng=random.Random(1), max_message_size=1000, max_receive_buffer=1000)
     with pytest.raises(ValueError, match="rto"):
         Association(rng=random.Random(1), rto_min=2.0, rto_initial=1.0)
 
