@@ -95,7 +95,15 @@ async def test_relay_only_between_two_rtcpeers_is_byte_exact(
 
 
 async def test_wrong_credential_is_an_icecandidateerror(turn: Coturn) -> None:
-    pc = RTCPeerConnection(relay_config(turn, credential="wrong"))
+    candidates, errors = await gather_with_errors(relay_config(turn, credential="wrong"))
+    assert candidates == [None]  # no relay candidate, and nothing else under "relay"
+    assert [e.errorCode for e in errors] == [401]
+    assert errors[0].url.startswith(f"turn:{turn.host}:{turn.port}")
+
+
+async def gather_with_errors(config: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """Gather until the null candidate; the candidates and icecandidateerror events."""
+    pc = RTCPeerConnection(config)
     errors: list[Any] = []
     candidates: list[Any] = []
     pc.onicecandidateerror = errors.append
@@ -107,9 +115,7 @@ async def test_wrong_credential_is_an_icecandidateerror(turn: Coturn) -> None:
             if candidates and candidates[-1] is None:
                 break
             await asyncio.sleep(0.025)
-        assert candidates == [None]  # no relay candidate, and nothing else under "relay"
-        assert [e.errorCode for e in errors] == [401]
-        assert errors[0].url.startswith(f"turn:{turn.host}:{turn.port}")
+        return candidates, errors
     finally:
         await pc.close()
 
@@ -153,20 +159,7 @@ async def test_relay_only_with_chromium(turn: Coturn, relay_side: str, transport
 async def test_untrusted_turns_certificate_is_an_icecandidateerror(turn: Coturn) -> None:
     """turns: checks the server certificate like a browser: coturn's self-signed one
     is not trusted unless the trust store says so."""
-    pc = RTCPeerConnection(relay_config(turn, transport="tls"))
-    errors: list[Any] = []
-    candidates: list[Any] = []
-    pc.onicecandidateerror = errors.append
-    pc.onicecandidate = lambda e: candidates.append(e.candidate)
-    try:
-        pc.createDataChannel("x")
-        await pc.setLocalDescription()
-        for _ in range(400):
-            if candidates and candidates[-1] is None:
-                break
-            await asyncio.sleep(0.025)
-        assert candidates == [None]
-        assert [e.errorCode for e in errors] == [701]
-        assert "CERTIFICATE_VERIFY_FAILED" in errors[0].errorText
-    finally:
-        await pc.close()
+    candidates, errors = await gather_with_errors(relay_config(turn, transport="tls"))
+    assert candidates == [None]
+    assert [e.errorCode for e in errors] == [701]
+    assert "CERTIFICATE_VERIFY_FAILED" in errors[0].errorText

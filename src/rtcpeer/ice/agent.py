@@ -432,22 +432,28 @@ class IceAgent:
                 )
                 self._flush_transactions()
         for config in turn_servers:
-            if _family(config.server[0]) != _family(base[0]) or config.transport != "udp":
-                continue
-            client = TurnClient(
-                server=config.server,
-                base=base,
-                username=config.username,
-                password=config.password,
-                url=config.url,
-                rng=self.rng,
-            )
-            self._turn.append(client)
-            self._turn_pending.add(client)
-            self._turn_routes[(base, config.server)] = client
-            self._gathers_pending += 1
-            client.start(now)
-            self._drain_turn(now, client)
+            if _family(config.server[0]) == _family(base[0]) and config.transport == "udp":
+                self._start_turn(now, base, config)
+
+    def _start_turn(self, now: float, base: Address, config: TurnServerConfig) -> None:
+        """Allocate on ``config``'s server from ``base`` (a UDP socket, or the local
+        address of the shell's TCP/TLS stream)."""
+        client = TurnClient(
+            server=config.server,
+            base=base,
+            username=config.username,
+            password=config.password,
+            url=config.url,
+            transport="udp" if config.transport == "udp" else "tcp",
+            rng=self.rng,
+        )
+        client.relay_protocol = config.transport
+        self._turn.append(client)
+        self._turn_pending.add(client)
+        self._turn_routes[(base, config.server)] = client
+        self._gathers_pending += 1
+        client.start(now)
+        self._drain_turn(now, client)
 
     def end_of_host_candidates(self, now: float) -> None:
         """Every local socket has been reported; gathering completes once every STUN
@@ -475,22 +481,7 @@ class IceAgent:
         self._streams_expected -= 1
         self._gathers_pending -= 1  # the client counts itself from here
         self._now = now
-        client = TurnClient(
-            server=config.server,
-            base=local,
-            username=config.username,
-            password=config.password,
-            url=config.url,
-            transport="tcp",
-            rng=self.rng,
-        )
-        client.relay_protocol = config.transport
-        self._turn.append(client)
-        self._turn_pending.add(client)
-        self._turn_routes[(local, config.server)] = client
-        self._gathers_pending += 1
-        client.start(now)
-        self._drain_turn(now, client)
+        self._start_turn(now, local, config)
 
     def fail_turn_stream(self, now: float, config: TurnServerConfig, reason: str) -> None:
         """The stream to a TURN server could not be opened (W3C ``icecandidateerror``
@@ -619,18 +610,8 @@ class IceAgent:
                     now, LocalCandidate(fresh, local.base, local.url, local.relay_protocol)
                 )
         self._reallocate(now)
-        for base in self._bases if not self.relay_only else ():
-            for server, url in self.stun_servers:
-                if _family(server[0]) != _family(base[0]):
-                    continue
-                request = StunMessage(
-                    StunMethod.BINDING, StunClass.REQUEST, new_transaction_id(self.rng)
-                )
-                self._gathers_pending += 1
-                self._transactions.start(
-                    now, request.serialize(fingerprint=True), _Gather(base, server, url), rto=0.5
-                )
-        self._flush_transactions()
+        for base in self._bases:
+            self._gather_from(now, base, self.stun_servers, ())
         self._maybe_gathering_complete()
 
     def _reallocate(self, now: float) -> None:
