@@ -24,9 +24,11 @@ from rtcpeer.dtls.certificate import Certificate
 from rtcpeer.dtls.transport import DtlsErrorEvent, DtlsEvent, DtlsStateChangeEvent, DtlsTransport
 from rtcpeer.ice.agent import IceAgent, IceEvent, IceSelectedPairEvent
 from rtcpeer.ice.candidate import Candidate
+from rtcpeer.rtp.session import RtpSession, RtpStreamStarted
 from rtcpeer.sctp import events as sctp_events
 from rtcpeer.sctp.association import Association
 from rtcpeer.sctp.datachannel import ChannelEvent, DataChannels
+from rtcpeer.srtp.session import SrtpError, SrtpSession
 
 __all__ = ["Connection", "ConnectionEvent", "SctpStateEvent"]
 
@@ -50,7 +52,7 @@ class SctpStateEvent:
         return f"SctpStateEvent({self.state!r})"
 
 
-ConnectionEvent = IceEvent | DtlsEvent | ChannelEvent | SctpStateEvent
+ConnectionEvent = IceEvent | DtlsEvent | ChannelEvent | SctpStateEvent | RtpStreamStarted
 
 
 class Connection:
@@ -80,8 +82,12 @@ class Connection:
         self._remote_max_message_size: int | None = None
         self._events: deque[ConnectionEvent] = deque()
         self._closed = False
-        #: Datagrams that were neither STUN nor DTLS (RTP before media lands), dropped.
+        #: Media: SRTP once DTLS is up with a profile, and the RTP receive session.
+        self.srtp: SrtpSession | None = None
+        self.rtp = RtpSession(rng=self.rng, cname=f"{self.rng.getrandbits(64):016x}")
+        #: Datagrams that were neither STUN, DTLS nor (decryptable) RTP/RTCP: dropped.
         self.dropped_unknown = 0
+        self.srtp_dropped = 0
 
     # -- negotiation inputs --------------------------------------------------------------
 
@@ -177,6 +183,9 @@ class Connection:
 
     def _receive(self, now: float, dtls: DtlsTransport, data: bytes) -> None:
         first = data[0] if data else 0
+        if 127 < first < 192:
+            self._receive_media(now, data)
+            return
         if 19 < first < 64:
             sctp = self.sctp
             if sctp is not None:
@@ -192,11 +201,39 @@ class Connection:
         else:
             self.dropped_unknown += 1
 
+    def _receive_media(self, now: float, data: bytes) -> None:
+        """RTP or RTCP (RFC 7983: 128..191), SRTP-protected (RFC 5764)."""
+        srtp = self.srtp
+        if srtp is None:
+            self.dropped_unknown += 1
+            return
+        rtcp = len(data) > 1 and 191 < data[1] < 224  # RFC 5761 §4
+        try:
+            plain = srtp.unprotect_rtcp(data) if rtcp else srtp.unprotect_rtp(data)
+        except SrtpError:
+            self.srtp_dropped += 1
+            return
+        if rtcp:
+            self.rtp.handle_rtcp(now, plain)
+        else:
+            self.rtp.handle_rtp(now, plain)
+        while (event := self.rtp.poll_event()) is not None:
+            self._events.append(event)
+
+    def _send_rtcp(self) -> None:
+        srtp = self.srtp
+        while (packet := self.rtp.poll_rtcp()) is not None:
+            if srtp is not None and self.ice.selected is not None:
+                self.ice.send(srtp.protect_rtcp(packet))
+
     def handle_timeout(self, now: float) -> None:
         self.ice.handle_timeout(now)
         self.dtls.handle_timeout(now)
         if self.sctp is not None:
             self.sctp.handle_timeout(now)
+        if self.srtp is not None:
+            self.rtp.handle_timeout(now)
+            self._send_rtcp()
         self._pump(now)
 
     def poll_timeout(self) -> float | None:
@@ -204,6 +241,7 @@ class Connection:
         for deadline in (
             self.dtls.poll_timeout(),
             self.sctp.poll_timeout() if self.sctp is not None else None,
+            self.rtp.poll_timeout() if self.srtp is not None else None,
         ):
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
@@ -328,6 +366,9 @@ class Connection:
         if isinstance(event, DtlsStateChangeEvent):
             if event.state == "connected":
                 self._maybe_start_sctp(now)
+                if self.dtls.srtp_profile is not None and self.srtp is None:
+                    # DTLS-SRTP keyed: RTP and RTCP can be protected from now on.
+                    self.srtp = self.dtls.create_srtp_session(replay_window=128)
             elif event.state == "closed":
                 # The peer sent close_notify: consent is revoked (RFC 7675 §5.2).
                 self.ice.revoke_consent(now)

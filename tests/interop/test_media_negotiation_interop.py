@@ -68,3 +68,62 @@ async def test_chromium_tracks_reach_rtcpeer_ontrack_and_we_answer_with_ours() -
         finally:
             await ours.close()
             await theirs.close()
+
+
+async def test_chromium_media_is_received_counted_and_reported_back() -> None:
+    """Chromium sends its fake camera and microphone: SRTP is unprotected here, each
+    stream is counted in inbound-rtp (and its sender reports in remote-outbound-rtp),
+    the remote tracks unmute, and our receiver reports reach Chromium, whose
+    remote-inbound-rtp then has a round-trip time."""
+    import asyncio
+
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        tracks: list[object] = []
+        ours.pc.ontrack = tracks.append
+        try:
+            await theirs.add_media("audio-video")
+            channel = await theirs.create_data_channel("up")
+            await negotiate(theirs, ours)
+            await channel.wait_open()
+            unmuted: list[str] = []
+            for event in tracks:
+                track = event.track  # type: ignore[attr-defined]
+                if not track.muted:
+                    unmuted.append(track.kind)
+                track.onunmute = lambda e, k=track.kind: unmuted.append(k)
+            inbound: dict[str, dict[str, object]] = {}
+            for _ in range(100):
+                report = await ours.pc.getStats()
+                inbound = {s["kind"]: dict(s) for s in report.values() if s.type == "inbound-rtp"}
+                if set(inbound) == {"audio", "video"} and all(
+                    s["packetsReceived"] > 20
+                    for s in inbound.values()  # type: ignore[operator]
+                ):
+                    break
+                await asyncio.sleep(0.1)
+            assert set(inbound) == {"audio", "video"}
+            assert sorted(unmuted) == ["audio", "video"]
+            for kind, stats in inbound.items():
+                assert stats["bytesReceived"] > 0, kind  # type: ignore[operator]
+                assert stats["mid"] in ("0", "1")
+                codec = report[stats["codecId"]]  # type: ignore[index]
+                assert codec["mimeType"].lower().startswith(kind + "/")
+            assert ours.pc._connection.srtp_dropped == 0
+            # Chromium learns loss and RTT from our receiver reports.
+            remote_inbound: list[dict[str, object]] = []
+            for _ in range(100):
+                theirs_stats = await theirs.stats()
+                remote_inbound = [
+                    s for s in theirs_stats if s["type"] == "remote-inbound-rtp"
+                    and "roundTripTime" in s
+                ]  # fmt: skip
+                if len(remote_inbound) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert sorted(s["kind"] for s in remote_inbound) == ["audio", "video"]  # type: ignore[type-var]
+        finally:
+            await ours.close()
+            await theirs.close()

@@ -265,3 +265,42 @@ def test_id_is_ignored_unless_negotiated() -> None:
     channel = a.conn.channels.create(sim.now, "c", id=100)
     assert sim.run_until(lambda: channel.state == "open", timeout=10.0)
     assert channel.id == 1  # the DTLS server's first odd id, not 100
+
+
+def test_srtp_media_is_received_counted_and_reported_under_loss() -> None:
+    """RTP protected with b's DTLS-SRTP keys crosses a lossy link: a unprotects it,
+    counts it per SSRC (loss included), and sends receiver reports that b can read."""
+    from rtcpeer.rtp.packet import RtcpReceiverReport, RtpHeader, parse_rtcp
+    from rtcpeer.rtp.session import RtpStreamStarted
+
+    sim = Simulator(seed=13)
+    a, b = connect_pair(sim, {"latency": 0.02, "loss": 0.1}, with_sctp=False)
+    assert sim.run_until(lambda: a.conn.srtp is not None and b.conn.srtp is not None, timeout=10.0)
+    a.conn.rtp.clock_rates[96] = 90000
+    sender = b.conn.srtp
+    assert sender is not None
+    for i in range(300):
+        rtp = RtpHeader(96, (65000 + i) & 0xFFFF, i * 3000, 0xCAFE).serialize(bytes(200))
+        sim.call_at(
+            sim.now + i * 0.01,
+            lambda p=rtp: (b.conn.ice.send(sender.protect_rtp(p)), b.conn.pump(sim.now)),
+        )
+    received_rtcp: list[bytes] = []
+    original = b.conn.rtp.handle_rtcp
+
+    def spy(now: float, packet: bytes) -> object:
+        received_rtcp.append(packet)
+        return original(now, packet)
+
+    b.conn.rtp.handle_rtcp = spy  # type: ignore[method-assign]
+    sim.run(5.0)
+    stream = a.conn.rtp.streams[0xCAFE]
+    assert 230 < stream.packets_received < 300  # ~10 % lost
+    assert stream.packets_lost == 300 - stream.packets_received
+    assert stream.extended_highest == 65000 + 299  # across the 16-bit wrap
+    assert any(isinstance(e, RtpStreamStarted) and e.ssrc == 0xCAFE for e in a.events)
+    reports = [
+        p for raw in received_rtcp for p in parse_rtcp(raw) if isinstance(p, RtcpReceiverReport)
+    ]
+    assert reports and reports[-1].reports[0].ssrc == 0xCAFE
+    assert a.conn.srtp_dropped == 0

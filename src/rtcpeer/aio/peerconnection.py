@@ -57,6 +57,7 @@ from rtcpeer.ice.agent import (
 from rtcpeer.ice.candidate import Candidate, CandidateParseError
 from rtcpeer.ice.turn import TurnServerConfig
 from rtcpeer.ice.url import IceServerUrl
+from rtcpeer.rtp.session import RtpStreamStarted
 from rtcpeer.sctp.datachannel import (
     Channel,
     ChannelAnnounced,
@@ -297,6 +298,7 @@ class RTCPeerConnection(EventTarget):
         self._mdns_waiting: dict[str, list[Candidate]] = {}  # names being looked up
         self._transceivers: dict[int, RTCRtpTransceiver] = {}  # id(JSEP core) -> wrapper
         self._remote_streams: dict[str, MediaStream] = {}
+        self._stream_owner: dict[int, RTCRtpTransceiver] = {}  # remote SSRC -> transceiver
         if config.iceCandidatePoolSize > 0:
             self._start_pool()
 
@@ -617,6 +619,14 @@ class RTCPeerConnection(EventTarget):
         ones."""
         for core in applied.added_transceivers:
             self._wrap_transceiver(core)
+        rtp = self._connection.rtp
+        for negotiation in applied.rtp:
+            # What the receive path needs to read the streams: clock rates, MID id.
+            for codec in negotiation.codecs:
+                rtp.clock_rates[codec.payload_type] = codec.clock_rate
+            for number, uri in negotiation.header_extensions:
+                if uri == "urn:ietf:params:rtp-hdrext:sdes:mid":
+                    rtp.set_mid_extension(number)
         for known in self._transceivers.values():
             if known._core.current_direction in ("sendrecv", "sendonly"):
                 known._ever_sent = True
@@ -772,6 +782,17 @@ class RTCPeerConnection(EventTarget):
 
     def getReceivers(self) -> list[RTCRtpReceiver]:
         return [t.receiver for t in self.getTransceivers() if not t._core.stopped]
+
+    def _transceiver_for_stream(self, ssrc: int, mid: str | None) -> RTCRtpTransceiver | None:
+        """The receiving transceiver of a remote SSRC: by its signalled a=ssrc, else
+        by the MID header extension (RFC 8843 §9.2)."""
+        for transceiver in self.getTransceivers():
+            negotiated = transceiver._core.negotiated
+            if negotiated is not None and ssrc in negotiated.remote_ssrcs:
+                return transceiver
+        if mid is not None:
+            return next((t for t in self.getTransceivers() if t.mid == mid), None)
+        return None
 
     def _dtls_transport_view(self) -> _DtlsTransportView | None:
         return _DtlsTransportView(self) if self._transport is not None else None
@@ -1158,6 +1179,11 @@ class RTCPeerConnection(EventTarget):
             wrapper._fire("close")
         elif isinstance(event, SctpStateEvent):
             pass
+        elif isinstance(event, RtpStreamStarted):
+            transceiver = self._transceiver_for_stream(event.ssrc, event.mid)
+            if transceiver is not None:
+                self._stream_owner[event.ssrc] = transceiver
+                transceiver.receiver.track._set_muted(False)  # media arrives: unmute
 
     def _on_local_candidate(self, event: IceLocalCandidateEvent) -> None:
         info = self._transport

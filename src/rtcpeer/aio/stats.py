@@ -217,6 +217,8 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
     )
     out[transport_id] = transport
 
+    _media_stats(pc, out, timestamp, transport_id)
+
     for channel in channels.channels:
         if channel.id is None:
             continue
@@ -235,3 +237,75 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
             bytesReceived=channel.bytes_received,
         )
     return RTCStatsReport(out)
+
+
+def _media_stats(
+    pc: RTCPeerConnection, out: dict[str, RTCStats], timestamp: float, transport_id: str
+) -> None:
+    """codec, inbound-rtp and remote-outbound-rtp for every remote stream received."""
+    rtp = pc._connection.rtp
+    for each in pc.getTransceivers():
+        negotiated = each._core.negotiated
+        if negotiated is None:
+            continue
+        for codec in negotiated.codecs:
+            cid = f"CIT{transport_id}_{codec.payload_type}"
+            stats = RTCStats(
+                id=cid,
+                type="codec",
+                timestamp=timestamp,
+                transportId=transport_id,
+                payloadType=codec.payload_type,
+                mimeType=codec.mime_type,
+                clockRate=codec.clock_rate,
+            )
+            if codec.channels is not None:
+                stats["channels"] = codec.channels
+            if codec.sdp_fmtp_line:
+                stats["sdpFmtpLine"] = codec.sdp_fmtp_line
+            out[cid] = stats
+    for ssrc, stream in rtp.streams.items():
+        transceiver = pc._stream_owner.get(ssrc)
+        sid = f"IT{transport_id}{ssrc}"
+        inbound = RTCStats(
+            id=sid,
+            type="inbound-rtp",
+            timestamp=timestamp,
+            ssrc=ssrc,
+            kind=transceiver._core.kind if transceiver is not None else "",
+            transportId=transport_id,
+            codecId=f"CIT{transport_id}_{stream.payload_type}",
+            packetsReceived=stream.packets_received,
+            packetsLost=stream.packets_lost,
+            bytesReceived=stream.bytes_received,
+            headerBytesReceived=stream.header_bytes_received,
+            jitter=stream.jitter / stream.clock_rate if stream.clock_rate else 0.0,
+            lastPacketReceivedTimestamp=timestamp
+            - (pc._driver_now() - stream.last_arrival) * 1000.0,
+        )
+        if transceiver is not None:
+            inbound["mid"] = transceiver.mid
+            inbound["trackIdentifier"] = transceiver.receiver.track.id
+        sender = stream.sender
+        if sender is not None:
+            rid = f"ROA{ssrc}"
+            inbound["remoteId"] = rid
+            out[rid] = RTCStats(
+                id=rid,
+                type="remote-outbound-rtp",
+                timestamp=timestamp,
+                ssrc=ssrc,
+                kind=inbound["kind"],
+                transportId=transport_id,
+                localId=sid,
+                packetsSent=sender.packets_sent,
+                bytesSent=sender.bytes_sent,
+                remoteTimestamp=_ntp_to_ms(sender.ntp_timestamp),
+                reportsSent=sender.reports_received,
+            )
+        out[sid] = inbound
+
+
+def _ntp_to_ms(ntp: int) -> float:
+    """64-bit NTP time (seconds since 1900) in ms since the Unix epoch."""
+    return ((ntp >> 32) - 2208988800 + (ntp & 0xFFFFFFFF) / 2**32) * 1000.0
