@@ -181,18 +181,8 @@ async def run_rtcpeer(total: int, size: int, window: int) -> dict[str, Any]:
     await a.setRemoteDescription(b.localDescription)
     await asyncio.wait_for(opened, 30)
     payload = bytes(size)
-    low = asyncio.Event()
-    channel.bufferedAmountLowThreshold = window // 4
-    channel.onbufferedamountlow = lambda event: low.set()
     start = time.perf_counter()
-    sent = 0
-    while sent < total:
-        if channel.bufferedAmount > window:
-            low.clear()
-            await low.wait()
-            continue
-        channel.send(payload)
-        sent += size
+    await send_flow_controlled(channel, total, size, window, lambda offset, n: payload)
     end = await asyncio.wait_for(done, 600)
     sctp_stats = {}
     sender = a._connection.sctp
@@ -214,6 +204,25 @@ async def run_rtcpeer(total: int, size: int, window: int) -> dict[str, Any]:
     }
 
 
+async def send_flow_controlled(
+    channel: Any, total: int, size: int, window: int, payload: Callable[[int, int], bytes]
+) -> None:
+    """Send ``total`` bytes in ``size`` messages (``payload(offset, n)``), waiting for
+    ``bufferedamountlow`` whenever more than ``window`` bytes are buffered."""
+    low = asyncio.Event()
+    channel.bufferedAmountLowThreshold = window // 4
+    channel.onbufferedamountlow = lambda event: low.set()
+    sent = 0
+    while sent < total:
+        if channel.bufferedAmount > window:
+            low.clear()
+            await low.wait()
+            continue
+        n = min(size, total - sent)
+        channel.send(payload(sent, n))
+        sent += n
+
+
 async def run_rtcpeer_to_chromium(total: int, size: int, window: int) -> dict[str, Any]:
     """rtcpeer sends, headless Chromium receives (and checks every byte), through the
     interop harness; one process, loopback."""
@@ -231,20 +240,14 @@ async def run_rtcpeer_to_chromium(total: int, size: int, window: int) -> dict[st
             await remote.wait_open()
             await theirs.sink(remote, total)  # type: ignore[attr-defined]
             pattern = bytes(i % 251 for i in range(251)) * (size // 251 + 2)
-            dc = channel.key
-            low = asyncio.Event()
-            dc.bufferedAmountLowThreshold = window // 4
-            dc.onbufferedamountlow = lambda event: low.set()
             start = time.perf_counter()
-            sent = 0
-            while sent < total:
-                if dc.bufferedAmount > window:
-                    low.clear()
-                    await low.wait()
-                    continue
-                n = min(size, total - sent)
-                dc.send(pattern[sent % 251 : sent % 251 + n])
-                sent += n
+            await send_flow_controlled(
+                channel.key,
+                total,
+                size,
+                window,
+                lambda offset, n: pattern[offset % 251 : offset % 251 + n],
+            )
             done = await theirs.log.wait("sinkdone", timeout=600)
             end = time.perf_counter()
             if done["errors"]:
