@@ -31,6 +31,7 @@ __all__ = [
     "RTCTrackEvent",
     "capabilities",
     "codec_capability",
+    "negotiated_codecs",
 ]
 
 _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -62,20 +63,30 @@ def _codec_dict(codec: RtpCodecCapability) -> dict[str, Any]:
     return out
 
 
-def _negotiated_codecs(negotiated: RtpNegotiation) -> list[dict[str, Any]]:
-    out = []
-    for codec in negotiated.codecs:
-        entry: dict[str, Any] = {
-            "payloadType": codec.payload_type,
-            "mimeType": codec.mime_type,
-            "clockRate": codec.clock_rate,
+def negotiated_codecs(negotiated: RtpNegotiation) -> list[dict[str, Any]]:
+    """W3C ``RTCRtpCodecParameters`` of what was negotiated, in answer order."""
+    return [
+        {
+            "payloadType": c.payload_type,
+            **_codec_dict(
+                RtpCodecCapability(c.mime_type, c.clock_rate, c.channels, c.sdp_fmtp_line)
+            ),
         }
-        if codec.channels is not None:
-            entry["channels"] = codec.channels
-        if codec.sdp_fmtp_line:
-            entry["sdpFmtpLine"] = codec.sdp_fmtp_line
-        out.append(entry)
-    return out
+        for c in negotiated.codecs
+    ]
+
+
+def _rtp_parameters(negotiated: RtpNegotiation | None) -> dict[str, Any]:
+    """The negotiated part of W3C ``RTCRtpParameters`` (empty before an answer)."""
+    if negotiated is None:
+        return {"headerExtensions": [], "codecs": []}
+    return {
+        "headerExtensions": [
+            {"uri": uri, "id": number, "encrypted": False}
+            for number, uri in negotiated.header_extensions
+        ],
+        "codecs": negotiated_codecs(negotiated),
+    }
 
 
 def codec_capability(codec: Any) -> RtpCodecCapability:
@@ -157,23 +168,15 @@ class RTCRtpSender:
         encodings, and what was negotiated (codecs, header extensions, RTCP)."""
         self._transaction_id = secrets.token_hex(8)
         negotiated = self._transceiver._core.negotiated
-        params: dict[str, Any] = {
+        return {
             "transactionId": self._transaction_id,
             "encodings": [dict(e) for e in self._encodings],
             "rtcp": {
                 "cname": negotiated.cname if negotiated is not None else "",
                 "reducedSize": True,
             },
-            "headerExtensions": [],
-            "codecs": [],
+            **_rtp_parameters(negotiated),
         }
-        if negotiated is not None:
-            params["codecs"] = _negotiated_codecs(negotiated)
-            params["headerExtensions"] = [
-                {"uri": uri, "id": number, "encrypted": False}
-                for number, uri in negotiated.header_extensions
-            ]
-        return params
 
     async def setParameters(self, parameters: Mapping[str, Any]) -> None:
         """W3C ``setParameters``: only the encodings' settable members may change, and
@@ -235,19 +238,10 @@ class RTCRtpReceiver:
         return capabilities(kind)
 
     def getParameters(self) -> dict[str, Any]:
-        negotiated = self._transceiver._core.negotiated
-        params: dict[str, Any] = {
-            "headerExtensions": [],
-            "codecs": [],
+        return {
             "rtcp": {"reducedSize": True},
+            **_rtp_parameters(self._transceiver._core.negotiated),
         }
-        if negotiated is not None:
-            params["codecs"] = _negotiated_codecs(negotiated)
-            params["headerExtensions"] = [
-                {"uri": uri, "id": number, "encrypted": False}
-                for number, uri in negotiated.header_extensions
-            ]
-        return params
 
     def getContributingSources(self) -> list[dict[str, Any]]:
         return []

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from rtcpeer.aio.rtp import negotiated_codecs
+
 if TYPE_CHECKING:
     from rtcpeer.aio.peerconnection import RTCPeerConnection
     from rtcpeer.ice.agent import CandidatePair, LocalCandidate, RemoteCandidate
@@ -248,22 +250,11 @@ def _media_stats(
         negotiated = each._core.negotiated
         if negotiated is None:
             continue
-        for codec in negotiated.codecs:
-            cid = f"CIT{transport_id}_{codec.payload_type}"
-            stats = RTCStats(
-                id=cid,
-                type="codec",
-                timestamp=timestamp,
-                transportId=transport_id,
-                payloadType=codec.payload_type,
-                mimeType=codec.mime_type,
-                clockRate=codec.clock_rate,
+        for codec in negotiated_codecs(negotiated):
+            cid = f"CIT{transport_id}_{codec['payloadType']}"
+            out[cid] = RTCStats(
+                id=cid, type="codec", timestamp=timestamp, transportId=transport_id, **codec
             )
-            if codec.channels is not None:
-                stats["channels"] = codec.channels
-            if codec.sdp_fmtp_line:
-                stats["sdpFmtpLine"] = codec.sdp_fmtp_line
-            out[cid] = stats
     for ssrc, stream in rtp.streams.items():
         transceiver = pc._stream_owner.get(ssrc)
         sid = f"IT{transport_id}{ssrc}"
