@@ -8,6 +8,19 @@ import pytest_asyncio
 from tests.interop.harness import ChromiumBrowser
 
 
+@pytest_asyncio.fixture(params=["chromium", "aiortc"])
+async def peer_kind(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[str, ChromiumBrowser | None]]:
+    """Each foreign peer in turn: ``("chromium", browser)`` then ``("aiortc", None)``."""
+    if request.param == "chromium":
+        browser = ChromiumBrowser()
+        async with browser.running() as running:
+            yield "chromium", running
+    else:
+        yield "aiortc", None
+
+
 @pytest_asyncio.fixture
 async def chromium() -> AsyncIterator[ChromiumBrowser]:
     browser = ChromiumBrowser()

@@ -597,6 +597,28 @@ class CandidateRelay:
         self._task.cancel()
 
 
+ROLES = ["rtcpeer-offers", "rtcpeer-answers"]
+
+
+async def foreign_peer(kind: str, chromium: ChromiumBrowser | None) -> Peer:
+    """A new foreign peer: a Chromium page's connection, or aiortc."""
+    if kind == "chromium":
+        assert chromium is not None
+        return await chromium.peer()
+    return AiortcPeer()
+
+
+async def pair(
+    kind: str, role: str, chromium: ChromiumBrowser | None
+) -> tuple[Peer, Peer, Peer, Peer]:
+    """``(offerer, answerer, ours, theirs)`` for a role of ``ROLES``."""
+    ours: Peer = RtcpeerPeer()
+    theirs = await foreign_peer(kind, chromium)
+    if role == "rtcpeer-offers":
+        return ours, theirs, ours, theirs
+    return theirs, ours, ours, theirs
+
+
 async def negotiate(
     offerer: Peer, answerer: Peer, *, ice_restart: bool = False
 ) -> tuple[CandidateRelay, CandidateRelay]:

@@ -5,50 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.interop.harness import (
-    AiortcPeer,
+    ROLES,
     ChromiumBrowser,
     ChromiumPeer,
-    Peer,
     RtcpeerPeer,
     negotiate,
+    pair,
 )
-
-ROLES = ["rtcpeer-offers", "rtcpeer-answers"]
-
-
-async def foreign(kind: str, chromium: ChromiumBrowser | None) -> Peer:
-    if kind == "chromium":
-        assert chromium is not None
-        return await chromium.peer()
-    return AiortcPeer()
-
-
-async def pair(
-    kind: str, role: str, chromium: ChromiumBrowser | None
-) -> tuple[Peer, Peer, Peer, Peer]:
-    """(offerer, answerer, ours, theirs)."""
-    ours: Peer = RtcpeerPeer()
-    theirs = await foreign(kind, chromium)
-    if role == "rtcpeer-offers":
-        return ours, theirs, ours, theirs
-    return theirs, ours, ours, theirs
-
-
-@pytest.fixture(params=["chromium", "aiortc"])
-async def peer_kind(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[str, ChromiumBrowser | None]]:
-    if request.param == "chromium":
-        browser = ChromiumBrowser()
-        async with browser.running() as running:
-            yield "chromium", running
-    else:
-        yield "aiortc", None
 
 
 @pytest.mark.parametrize("role", ROLES)

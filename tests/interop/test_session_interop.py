@@ -5,48 +5,31 @@ seen from either side, and both sides' getStats agreeing on bytes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.interop.harness import (
-    AiortcPeer,
+    ROLES,
     ChromiumBrowser,
     ChromiumPeer,
     Peer,
     RtcpeerPeer,
+    foreign_peer,
     loopback_only,
     negotiate,
+    pair,
 )
-
-ROLES = ["rtcpeer-offers", "rtcpeer-answers"]
-
-
-@pytest.fixture(params=["chromium", "aiortc"])
-async def foreign(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Any]]:
-    if request.param == "chromium":
-        browser = ChromiumBrowser()
-        async with browser.running() as running:
-            yield "chromium", running
-    else:
-        yield "aiortc", None
-
-
-async def make(kind: str, browser: Any) -> Peer:
-    return await browser.peer() if kind == "chromium" else AiortcPeer()
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_candidates_racing_the_description(foreign: tuple[str, Any], role: str) -> None:
+async def test_candidates_racing_the_description(peer_kind: tuple[str, Any], role: str) -> None:
     """The answerer's addIceCandidate calls are issued while its setRemoteDescription
     is still running (no await in between): the W3C operations chain orders them, so
     none is refused. Only rtcpeer is fed this way; the foreign peer gets the usual
     queued trickle."""
-    kind, browser = foreign
-    ours = RtcpeerPeer()
-    theirs = await make(kind, browser)
-    offerer, answerer = (ours, theirs) if role == "rtcpeer-offers" else (theirs, ours)
+    kind, browser = peer_kind
+    offerer, answerer, ours, theirs = await pair(kind, role, browser)
     try:
         channel = await offerer.create_data_channel("race")
         offer = await offerer.set_local_description(await offerer.create_offer())
@@ -83,12 +66,10 @@ async def test_candidates_racing_the_description(foreign: tuple[str, Any], role:
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_second_data_channel_needs_no_renegotiation(
-    foreign: tuple[str, Any], role: str
+    peer_kind: tuple[str, Any], role: str
 ) -> None:
-    kind, browser = foreign
-    ours = RtcpeerPeer()
-    theirs = await make(kind, browser)
-    offerer, answerer = (ours, theirs) if role == "rtcpeer-offers" else (theirs, ours)
+    kind, browser = peer_kind
+    offerer, answerer, ours, theirs = await pair(kind, role, browser)
     try:
         first = await offerer.create_data_channel("first")
         await negotiate(offerer, answerer)
@@ -174,10 +155,10 @@ async def _signaling_state(peer: Peer) -> str:
 
 
 @pytest.mark.parametrize("closer", ["rtcpeer", "foreign"])
-async def test_close_is_seen_by_the_other_side(foreign: tuple[str, Any], closer: str) -> None:
-    kind, browser = foreign
-    ours = RtcpeerPeer()
-    theirs = await make(kind, browser)
+async def test_close_is_seen_by_the_other_side(peer_kind: tuple[str, Any], closer: str) -> None:
+    kind, browser = peer_kind
+    ours: Peer = RtcpeerPeer()
+    theirs = await foreign_peer(kind, browser)
     try:
         channel = await ours.create_data_channel("bye")
         await negotiate(ours, theirs)

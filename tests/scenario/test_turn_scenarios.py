@@ -24,6 +24,14 @@ def connected(a: Peer, b: Peer) -> bool:
     return a.agent.state in ok and b.agent.state in ok
 
 
+def relayed_call(sim: Simulator) -> tuple[Peer, Peer]:
+    """Two relay-only agents through the TURN server, connected."""
+    a, b = make_pair(sim, turn_servers=[CONFIG], relay_only=True)  # type: ignore[arg-type]
+    start(sim, a, b)
+    assert sim.run_until(lambda: connected(a, b), timeout=10.0)
+    return a, b
+
+
 def local_types(peer: Peer) -> set[str]:
     return {c.type for c in peer.candidates if c is not None}
 
@@ -31,9 +39,7 @@ def local_types(peer: Peer) -> set[str]:
 def test_relay_only_policy_connects_through_the_server() -> None:
     sim = Simulator(seed=31)
     server = turn_server(sim)
-    a, b = make_pair(sim, turn_servers=[CONFIG], relay_only=True)  # type: ignore[arg-type]
-    start(sim, a, b)
-    assert sim.run_until(lambda: connected(a, b), timeout=10.0)
+    a, b = relayed_call(sim)
     # Only relayed candidates were announced, and both sides use them.
     assert local_types(a) == local_types(b) == {"relay"}
     for peer in (a, b):
@@ -72,9 +78,7 @@ def test_relayed_call_survives_an_hour() -> None:
     nonce that goes stale on the way is renewed (438)."""
     sim = Simulator(seed=33)
     server = turn_server(sim, nonce_lifetime=900.0)
-    a, b = make_pair(sim, turn_servers=[CONFIG], relay_only=True)  # type: ignore[arg-type]
-    start(sim, a, b)
-    assert sim.run_until(lambda: connected(a, b), timeout=10.0)
+    a, b = relayed_call(sim)
     for minute in range(60):
         sim.run(60.0)
         assert a.agent.send(f"\x17minute {minute}".encode())
@@ -89,9 +93,7 @@ def test_relayed_call_survives_an_hour() -> None:
 def test_restart_keeps_the_relayed_candidates() -> None:
     sim = Simulator(seed=34)
     server = turn_server(sim)
-    a, b = make_pair(sim, turn_servers=[CONFIG], relay_only=True)  # type: ignore[arg-type]
-    start(sim, a, b)
-    assert sim.run_until(lambda: connected(a, b), timeout=10.0)
+    a, b = relayed_call(sim)
     allocations = server.allocations_made
     a.agent.restart(sim.now)
     b.agent.set_remote_credentials(sim.now, *a.agent.local_credentials)
@@ -125,9 +127,7 @@ def test_wrong_credentials_and_dead_servers_are_reported() -> None:
 def test_release_deletes_allocations() -> None:
     sim = Simulator(seed=36)
     server = turn_server(sim)
-    a, b = make_pair(sim, turn_servers=[CONFIG], relay_only=True)  # type: ignore[arg-type]
-    start(sim, a, b)
-    assert sim.run_until(lambda: connected(a, b), timeout=10.0)
+    a, _b = relayed_call(sim)
     assert len(server.allocations) == 2
     a.agent.release(sim.now)  # what Connection.close does before closing ICE
     sim.run(0.5)
@@ -139,9 +139,7 @@ def test_release_deletes_allocations() -> None:
 def test_lost_allocation_is_dropped_and_a_restart_allocates_again() -> None:
     sim = Simulator(seed=37)
     server = turn_server(sim)
-    a, b = make_pair(sim, turn_servers=[CONFIG], relay_only=True)  # type: ignore[arg-type]
-    start(sim, a, b)
-    assert sim.run_until(lambda: connected(a, b), timeout=10.0)
+    a, b = relayed_call(sim)
     (client,) = a.agent._turn
     dead_relay = client.relayed
     # The server forgets the allocation (restarted, say) and the client learns it.
