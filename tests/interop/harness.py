@@ -580,6 +580,7 @@ class CandidateRelay:
         self.remote_set = asyncio.Event()
         self.relayed: list[dict[str, Any] | None] = []
         self.filtered = 0
+        self.rejected: list[tuple[dict[str, Any] | None, Exception]] = []
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
@@ -590,7 +591,16 @@ class CandidateRelay:
                 self.filtered += 1
                 continue
             await self.remote_set.wait()
-            await self.sink.add_ice_candidate(candidate)
+            try:
+                await self.sink.add_ice_candidate(candidate)
+            except Exception as exc:
+                # A candidate of the previous ICE generation arriving after a restart
+                # is rejected with OperationError (W3C addIceCandidate, ufrag check),
+                # in Chromium and here alike; an application logs it and goes on.
+                if "OperationError" not in f"{type(exc).__name__} {exc}":
+                    raise
+                self.rejected.append((candidate, exc))
+                continue
             self.relayed.append(candidate)
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ and draws no randomness from the global generator. Only the shell may."""
 from __future__ import annotations
 
 import ast
+import gc
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,22 @@ def core_files() -> list[Path]:
     return files
 
 
+def _parse(source: str, filename: str) -> ast.Module:
+    # CPython 3.11.7 keeps the AST converter's recursion depth in shared state: a
+    # garbage-collection finalizer that formats a traceback (which calls ast.parse)
+    # in the middle of this parse corrupts it ("AST constructor recursion depth
+    # mismatch"). No collection during the parse, no finalizers.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source, filename)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def violations(source: str, filename: str) -> list[str]:
-    tree = ast.parse(source, filename)
+    tree = _parse(source, filename)
     found: list[str] = []
     # Local names bound to the random and os modules (``import random as r``).
     module_names: dict[str, str] = {}
