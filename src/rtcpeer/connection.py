@@ -24,7 +24,8 @@ from rtcpeer.dtls.certificate import Certificate
 from rtcpeer.dtls.transport import DtlsErrorEvent, DtlsEvent, DtlsStateChangeEvent, DtlsTransport
 from rtcpeer.ice.agent import IceAgent, IceEvent, IceSelectedPairEvent
 from rtcpeer.ice.candidate import Candidate
-from rtcpeer.rtp.session import RtpSession, RtpStreamStarted
+from rtcpeer.rtp.sender import RtpSendStream
+from rtcpeer.rtp.session import RtpSession, SessionEvent
 from rtcpeer.sctp import events as sctp_events
 from rtcpeer.sctp.association import Association
 from rtcpeer.sctp.datachannel import ChannelEvent, DataChannels
@@ -52,7 +53,7 @@ class SctpStateEvent:
         return f"SctpStateEvent({self.state!r})"
 
 
-ConnectionEvent = IceEvent | DtlsEvent | ChannelEvent | SctpStateEvent | RtpStreamStarted
+ConnectionEvent = IceEvent | DtlsEvent | ChannelEvent | SctpStateEvent | SessionEvent
 
 
 class Connection:
@@ -88,6 +89,7 @@ class Connection:
         #: Datagrams that were neither STUN, DTLS nor (decryptable) RTP/RTCP: dropped.
         self.dropped_unknown = 0
         self.srtp_dropped = 0
+        self.media_packets_sent = 0
 
     # -- negotiation inputs --------------------------------------------------------------
 
@@ -219,12 +221,47 @@ class Connection:
             self.rtp.handle_rtp(now, plain)
         while (event := self.rtp.poll_event()) is not None:
             self._events.append(event)
+        self._send_media()
 
-    def _send_rtcp(self) -> None:
+    def _send_media(self) -> None:
+        """Protect and send what the RTP session queued (media, repairs, RTCP)."""
         srtp = self.srtp
-        while (packet := self.rtp.poll_rtcp()) is not None:
-            if srtp is not None and self.ice.selected is not None:
-                self.ice.send(srtp.protect_rtcp(packet))
+        rtp = self.rtp
+        if srtp is None or self.ice.selected is None or self._closed:
+            while rtp.poll_rtp() is not None or rtp.poll_rtcp() is not None:
+                pass  # nowhere to send it: media is not buffered
+            return
+        send = self.ice.send
+        while (packet := rtp.poll_rtp()) is not None:
+            send(srtp.protect_rtp(packet))
+            self.media_packets_sent += 1
+        while (packet := rtp.poll_rtcp()) is not None:
+            send(srtp.protect_rtcp(packet))
+
+    # -- media ------------------------------------------------------------------------------
+
+    @property
+    def media_ready(self) -> bool:
+        """SRTP is keyed and a path is selected: frames sent now go out."""
+        return self.srtp is not None and self.ice.selected is not None and not self._closed
+
+    def add_send_stream(self, stream: RtpSendStream) -> None:
+        """Send an RTP stream (an SSRC of one of our transceivers)."""
+        self.rtp.add_send_stream(stream)
+
+    def remove_send_stream(self, ssrc: int) -> None:
+        self.rtp.remove_send_stream(ssrc)
+
+    def send_frame(
+        self, now: float, ssrc: int, frame: bytes, timestamp: int, keyframe: bool
+    ) -> bool:
+        """Packetize, protect and send an encoded frame of our stream ``ssrc``;
+        False (nothing sent) until :attr:`media_ready`."""
+        if not self.media_ready:
+            return False
+        self.rtp.send_frame(now, ssrc, frame, timestamp, keyframe)
+        self._send_media()
+        return True
 
     def handle_timeout(self, now: float) -> None:
         self.ice.handle_timeout(now)
@@ -233,7 +270,9 @@ class Connection:
             self.sctp.handle_timeout(now)
         if self.srtp is not None:
             self.rtp.handle_timeout(now)
-            self._send_rtcp()
+            while (event := self.rtp.poll_event()) is not None:
+                self._events.append(event)
+            self._send_media()
         self._pump(now)
 
     def poll_timeout(self) -> float | None:

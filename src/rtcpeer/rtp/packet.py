@@ -15,12 +15,17 @@ from typing import Final
 
 __all__ = [
     "RTCP_BYE",
+    "RTCP_PSFB",
     "RTCP_RR",
+    "RTCP_RTPFB",
     "RTCP_SDES",
     "RTCP_SR",
     "ReportBlock",
+    "RtcpFir",
+    "RtcpNack",
     "RtcpOther",
     "RtcpPacket",
+    "RtcpPli",
     "RtcpReceiverReport",
     "RtcpSdes",
     "RtcpSenderReport",
@@ -35,6 +40,11 @@ RTCP_SR: Final = 200
 RTCP_RR: Final = 201
 RTCP_SDES: Final = 202
 RTCP_BYE: Final = 203
+RTCP_RTPFB: Final = 205
+RTCP_PSFB: Final = 206
+_FMT_NACK: Final = 1  # RFC 4585 §6.2.1
+_FMT_PLI: Final = 1  # RFC 4585 §6.3.1
+_FMT_FIR: Final = 4  # RFC 5104 §4.3.1
 _SDES_CNAME: Final = 1
 
 _RTP_FIXED = struct.Struct("!BBHII")
@@ -243,7 +253,50 @@ class RtcpOther:
     body: bytes
 
 
-RtcpPacket = RtcpSenderReport | RtcpReceiverReport | RtcpSdes | RtcpOther
+@dataclass(frozen=True, slots=True)
+class RtcpNack:
+    """Generic NACK (RFC 4585 §6.2.1): ``media_ssrc`` lost the ``lost`` sequence
+    numbers."""
+
+    sender_ssrc: int
+    media_ssrc: int
+    lost: tuple[int, ...]
+
+    def fci(self) -> bytes:
+        """PID + BLP pairs covering ``lost`` (each pair spans 17 numbers)."""
+        out = bytearray()
+        pending = sorted(set(s & 0xFFFF for s in self.lost))
+        i = 0
+        while i < len(pending):
+            pid = pending[i]
+            blp = 0
+            i += 1
+            while i < len(pending) and (pending[i] - pid) & 0xFFFF <= 16:
+                blp |= 1 << (((pending[i] - pid) & 0xFFFF) - 1)
+                i += 1
+            out += struct.pack("!HH", pid, blp)
+        return bytes(out)
+
+
+@dataclass(frozen=True, slots=True)
+class RtcpPli:
+    """Picture Loss Indication (RFC 4585 §6.3.1): send a key frame."""
+
+    sender_ssrc: int
+    media_ssrc: int
+
+
+@dataclass(frozen=True, slots=True)
+class RtcpFir:
+    """Full Intra Request (RFC 5104 §4.3.1): (ssrc, sequence number) entries."""
+
+    sender_ssrc: int
+    entries: tuple[tuple[int, int], ...]
+
+
+RtcpPacket = (
+    RtcpSenderReport | RtcpReceiverReport | RtcpSdes | RtcpNack | RtcpPli | RtcpFir | RtcpOther
+)
 
 
 def parse_rtcp(data: bytes) -> list[RtcpPacket]:
@@ -313,11 +366,33 @@ def _parse_one(packet_type: int, count: int, body: bytes) -> RtcpPacket:
             pos = (pos + 4) & ~3  # the null item and padding to a word boundary
             chunks.append((ssrc, cname))
         return RtcpSdes(tuple(chunks))
+    if packet_type in (RTCP_RTPFB, RTCP_PSFB) and len(body) >= 8:
+        sender, media = struct.unpack_from("!II", body)
+        fci = body[8:]
+        if packet_type == RTCP_RTPFB and count == _FMT_NACK:
+            if len(fci) % 4:
+                raise RtpParseError("NACK FCI is not whole PID/BLP pairs")
+            lost: list[int] = []
+            for pos in range(0, len(fci), 4):
+                pid, blp = struct.unpack_from("!HH", fci, pos)
+                lost.append(pid)
+                lost.extend((pid + bit + 1) & 0xFFFF for bit in range(16) if blp >> bit & 1)
+            return RtcpNack(sender, media, tuple(lost))
+        if packet_type == RTCP_PSFB and count == _FMT_PLI:
+            return RtcpPli(sender, media)
+        if packet_type == RTCP_PSFB and count == _FMT_FIR:
+            if len(fci) % 8:
+                raise RtpParseError("FIR FCI is not whole 8-byte entries")
+            entries = tuple(
+                (struct.unpack_from("!I", fci, pos)[0], fci[pos + 4])
+                for pos in range(0, len(fci), 8)
+            )
+            return RtcpFir(sender, entries)
     return RtcpOther(packet_type, count, bytes(body))
 
 
 def serialize_rtcp(packets: list[RtcpPacket]) -> bytes:
-    """A compound packet of receiver reports and SDES (what a receiver sends)."""
+    """A compound RTCP packet of the given parts (RFC 3550 §6.1)."""
     out = bytearray()
     for packet in packets:
         if isinstance(packet, RtcpReceiverReport):
@@ -344,6 +419,17 @@ def serialize_rtcp(packets: list[RtcpPacket]) -> bytes:
                 chunks += bytes(-len(chunks) % 4)
             header = _RTCP_HEADER.pack(0x80 | len(packet.chunks), RTCP_SDES, len(chunks) // 4)
             out += header + chunks
+        elif isinstance(packet, RtcpNack):
+            body = struct.pack("!II", packet.sender_ssrc, packet.media_ssrc) + packet.fci()
+            out += _RTCP_HEADER.pack(0x80 | _FMT_NACK, RTCP_RTPFB, len(body) // 4) + body
+        elif isinstance(packet, RtcpPli):
+            body = struct.pack("!II", packet.sender_ssrc, packet.media_ssrc)
+            out += _RTCP_HEADER.pack(0x80 | _FMT_PLI, RTCP_PSFB, 2) + body
+        elif isinstance(packet, RtcpFir):
+            body = struct.pack("!II", packet.sender_ssrc, 0) + b"".join(
+                struct.pack("!IB3x", ssrc, seq & 0xFF) for ssrc, seq in packet.entries
+            )
+            out += _RTCP_HEADER.pack(0x80 | _FMT_FIR, RTCP_PSFB, len(body) // 4) + body
         else:
             body = packet.body + bytes(-len(packet.body) % 4)
             out += _RTCP_HEADER.pack(0x80 | packet.count, packet.packet_type, len(body) // 4) + body

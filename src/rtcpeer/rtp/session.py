@@ -1,14 +1,19 @@
-"""The receiving side of an RTP session (RFC 3550), sans-IO.
+"""An RTP session (RFC 3550) of one transport, both directions, sans-IO.
 
-:class:`RtpSession` takes decrypted RTP and RTCP packets, keeps per-SSRC reception
-statistics (extended highest sequence number, cumulative loss, interarrival jitter:
-RFC 3550 §6.4.1 and appendices A.1, A.3, A.8), remembers each sender's last report,
-and produces compound receiver reports (RR + SDES CNAME, §6.4.2) on a randomized
-interval, so a sending peer learns loss, jitter and round-trip time. Which SSRC
-belongs to which transceiver is the owner's business: :meth:`set_mid_extension`
-lets the session read the MID header extension (RFC 8843 §15) of each stream.
+Receiving, :class:`RtpSession` takes decrypted RTP and RTCP packets, keeps per-SSRC
+reception statistics (extended highest sequence number, cumulative loss,
+interarrival jitter: RFC 3550 §6.4.1 and appendices A.1, A.3, A.8), remembers each
+sender's last report, re-assembles encoded frames (:class:`FrameReceived`), asks for
+lost packets with NACKs (RFC 4585 §6.2.1) and for key frames with PLI (§6.3.1), and
+unwraps RTX retransmissions (RFC 4588). Sending, it packetizes frames through its
+:class:`~rtcpeer.rtp.sender.RtpSendStream` objects, answers NACKs, reports key-frame
+requests (:class:`KeyframeRequested`), and measures round-trip time from the
+peer's reception reports (LSR/DLSR, §6.4.1). Compound reports (SR or RR, with
+SDES CNAME, §6.4) go out on a randomized interval.
 
-Time is ``now`` (seconds); randomness comes from the injected ``rng``.
+Which SSRC belongs to which transceiver is the owner's business:
+:meth:`set_mid_extension` lets the session read the MID header extension (RFC 8843
+§15) of each stream. Time is ``now`` (seconds); randomness comes from ``rng``.
 """
 
 from __future__ import annotations
@@ -18,9 +23,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final
 
+from rtcpeer.media.payload import depayloader_for
+from rtcpeer.rtp.jitterbuffer import EncodedFrame, FrameAssembler
 from rtcpeer.rtp.packet import (
     ReportBlock,
+    RtcpFir,
+    RtcpNack,
     RtcpPacket,
+    RtcpPli,
     RtcpReceiverReport,
     RtcpSdes,
     RtcpSenderReport,
@@ -29,13 +39,28 @@ from rtcpeer.rtp.packet import (
     parse_rtcp,
     serialize_rtcp,
 )
+from rtcpeer.rtp.sender import RtpSendStream
 
-__all__ = ["ReceiveStream", "RemoteSenderInfo", "RtpSession", "RtpStreamStarted"]
+__all__ = [
+    "FrameReceived",
+    "KeyframeRequested",
+    "ReceiveStream",
+    "RemoteReceiverInfo",
+    "RemoteSenderInfo",
+    "RtpSession",
+    "RtpStreamStarted",
+    "SessionEvent",
+]
 
 _MAX_DROPOUT: Final = 3000
 _MAX_MISORDER: Final = 100
 _MAX_STREAMS: Final = 64
 _REPORT_INTERVAL: Final = 1.0
+_NTP_EPOCH: Final = 2208988800  # 1900-01-01 to 1970-01-01, seconds
+_MAX_MISSING: Final = 256
+_NACK_RETRIES: Final = 5
+_NACK_MAX_AGE: Final = 1.0
+_PLI_INTERVAL: Final = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +70,39 @@ class RtpStreamStarted:
     ssrc: int
     mid: str | None
     payload_type: int
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReceived:
+    """A whole encoded frame of a remote SSRC (payload format header removed)."""
+
+    ssrc: int
+    payload_type: int
+    frame: EncodedFrame
+
+
+@dataclass(frozen=True, slots=True)
+class KeyframeRequested:
+    """The peer asked for a key frame of our ``ssrc`` (PLI, or FIR when ``fir``)."""
+
+    ssrc: int
+    fir: bool = False
+
+
+SessionEvent = RtpStreamStarted | FrameReceived | KeyframeRequested
+
+
+@dataclass(slots=True)
+class RemoteReceiverInfo:
+    """What the peer's reception reports say about one of our SSRCs (W3C
+    ``remote-inbound-rtp``)."""
+
+    block: ReportBlock
+    received_at: float
+    round_trip_time: float | None = None
+    total_round_trip_time: float = 0.0
+    round_trip_time_measurements: int = 0
+    reports_received: int = 1
 
 
 @dataclass(slots=True)
@@ -80,6 +138,16 @@ class ReceiveStream:
     received_prior: int = 0
     clock_rate: int = 90000
     sender: RemoteSenderInfo | None = field(default=None)
+    assembler: FrameAssembler | None = None
+    nack: bool = False
+    #: Missing extended sequence numbers -> (when to ask again, times asked, first seen).
+    missing: dict[int, tuple[float, int, float]] = field(default_factory=dict)
+    frames_received: int = 0
+    nack_count: int = 0
+    pli_count: int = 0
+    last_pli: float | None = None
+    retransmitted_packets_received: int = 0
+    retransmitted_bytes_received: int = 0
 
     @property
     def extended_highest(self) -> int:
@@ -162,13 +230,28 @@ class RtpSession:
         self._mid_extension: int | None = None
         self._next_report: float | None = None
         self._out: deque[bytes] = deque()
-        self._events: deque[RtpStreamStarted] = deque()
+        self._events: deque[SessionEvent] = deque()
+        self._rtp_out: deque[bytes] = deque()
         #: Packets dropped: malformed, or over the stream limit.
         self.dropped = 0
         self.rtcp_received = 0
         self.reports_sent = 0
         #: The last reception reports the peer sent about our streams, by SSRC.
-        self.remote_reports: dict[int, tuple[ReportBlock, float]] = {}
+        self.remote_reports: dict[int, RemoteReceiverInfo] = {}
+        #: Seconds from ``now`` to Unix time (the owner sets it; NTP timestamps of
+        #: sender reports use it, RTT only needs it to be constant).
+        self.wallclock_offset = 0.0
+        #: Our streams, by SSRC (RTX SSRCs map to their stream in ``_rtx_senders``).
+        self.send_streams: dict[int, RtpSendStream] = {}
+        #: Payload type -> codec name, for re-assembling frames (from negotiation).
+        self.payload_formats: dict[int, str] = {}
+        #: Payload types whose streams we NACK (``a=rtcp-fb:<pt> nack``).
+        self.nack_payload_types: set[int] = set()
+        #: RTX payload type -> the payload type it repairs (``apt``).
+        self.rtx_payload_types: dict[int, int] = {}
+        #: Remote RTX SSRC -> the SSRC it repairs (``a=ssrc-group:FID``).
+        self.rtx_ssrcs: dict[int, int] = {}
+        self._next_nack: float | None = None
 
     def set_mid_extension(self, ext_id: int | None) -> None:
         """The negotiated id of ``urn:ietf:params:rtp-hdrext:sdes:mid``."""
@@ -183,8 +266,38 @@ class RtpSession:
         except RtpParseError:
             self.dropped += 1
             return None
+        if header.payload_type in self.rtx_payload_types:
+            return self._handle_rtx(now, header, packet)
+        return self._handle_media(now, header, packet, False)
+
+    def _handle_rtx(self, now: float, header: RtpHeader, packet: bytes) -> RtpHeader | None:
+        """RFC 4588 §4: rebuild the original packet from an RTX one."""
+        media_ssrc = self.rtx_ssrcs.get(header.ssrc)
+        end = len(packet) - header.padding
+        if media_ssrc is None or end - header.payload_offset < 2:
+            return None  # padding-only probe, or an RTX stream we cannot map
+        osn = int.from_bytes(packet[header.payload_offset : header.payload_offset + 2])
+        original = RtpHeader(
+            self.rtx_payload_types[header.payload_type],
+            osn,
+            header.timestamp,
+            media_ssrc,
+            header.marker,
+            header.csrcs,
+            header.extensions,
+            0,
+            header.payload_offset,
+        )
+        rebuilt = packet[: header.payload_offset] + packet[header.payload_offset + 2 : end]
+        return self._handle_media(now, original, rebuilt, True)
+
+    def _handle_media(
+        self, now: float, header: RtpHeader, packet: bytes, repaired: bool
+    ) -> RtpHeader | None:
         stream = self.streams.get(header.ssrc)
         if stream is None:
+            if repaired:
+                return None
             if len(self.streams) >= _MAX_STREAMS:
                 self.dropped += 1
                 return None
@@ -201,18 +314,101 @@ class RtpSession:
                 max_seq=header.sequence_number,
                 clock_rate=self.clock_rates.get(header.payload_type, 90000),
             )
+            codec = self.payload_formats.get(header.payload_type)
+            depayloader = depayloader_for(codec) if codec is not None else None
+            if depayloader is not None:
+                stream.assembler = FrameAssembler(depayloader)
+            stream.nack = header.payload_type in self.nack_payload_types
             self.streams[header.ssrc] = stream
             self._events.append(RtpStreamStarted(header.ssrc, mid, header.payload_type))
             if self._next_report is None:
                 self._schedule_report(now)
+        previous = stream.extended_highest
         if not stream._update_sequence(header.sequence_number):
             return header
+        payload_end = len(packet) - header.padding
+        # W3C: packetsReceived and bytesReceived include retransmissions.
         stream.packets_received += 1
         stream.header_bytes_received += header.payload_offset
-        stream.bytes_received += len(packet) - header.payload_offset - header.padding
+        stream.bytes_received += payload_end - header.payload_offset
         stream.last_arrival = now
-        stream._update_jitter(header.timestamp, now)
+        if repaired:
+            stream.retransmitted_packets_received += 1
+            stream.retransmitted_bytes_received += payload_end - header.payload_offset
+        else:
+            stream._update_jitter(header.timestamp, now)
+        if stream.nack:
+            self._track_loss(now, stream, previous, header.sequence_number)
+        assembler = stream.assembler
+        if assembler is not None:
+            assembler.push(
+                now,
+                header.sequence_number,
+                header.timestamp,
+                header.marker,
+                packet[header.payload_offset : payload_end],
+            )
+            self._drain_assembler(now, stream)
         return header
+
+    def _track_loss(self, now: float, stream: ReceiveStream, previous: int, seq: int) -> None:
+        current = stream.extended_highest
+        missing = stream.missing
+        if current > previous + 1 and stream.packets_received > 1:
+            for ext in range(max(previous + 1, current - _MAX_MISSING), current):
+                missing[ext] = (now, 0, now)
+            if len(missing) > _MAX_MISSING:
+                for ext in sorted(missing)[: len(missing) - _MAX_MISSING]:
+                    del missing[ext]
+            self._next_nack = now
+        elif missing:
+            # A late or repaired packet: find its extended number near the top.
+            ext = current - ((current - seq) & 0xFFFF)
+            missing.pop(ext, None)
+
+    def _drain_assembler(self, now: float, stream: ReceiveStream) -> None:
+        assembler = stream.assembler
+        assert assembler is not None
+        while (frame := assembler.poll()) is not None:
+            stream.frames_received += 1
+            self._events.append(FrameReceived(stream.ssrc, stream.payload_type, frame))
+        if assembler.keyframe_needed and (
+            stream.last_pli is None or now - stream.last_pli >= _PLI_INTERVAL
+        ):
+            assembler.keyframe_needed = False
+            stream.last_pli = now
+            stream.pli_count += 1
+            self._out.append(serialize_rtcp([RtcpPli(self._sender_ssrc(), stream.ssrc)]))
+
+    def _sender_ssrc(self) -> int:
+        return next(iter(self.send_streams), self.ssrc)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def add_send_stream(self, stream: RtpSendStream) -> None:
+        self.send_streams[stream.ssrc] = stream
+
+    def remove_send_stream(self, ssrc: int) -> None:
+        self.send_streams.pop(ssrc, None)
+
+    def send_frame(
+        self, now: float, ssrc: int, frame: bytes, timestamp: int, keyframe: bool
+    ) -> int:
+        """Packetize an encoded frame of our stream ``ssrc``; the packets wait in
+        :meth:`poll_rtp`. Returns how many."""
+        stream = self.send_streams[ssrc]
+        packets = stream.send_frame(now, frame, timestamp, keyframe)
+        self._rtp_out.extend(packets)
+        if self._next_report is None:
+            self._schedule_report(now)
+        return len(packets)
+
+    def poll_rtp(self) -> bytes | None:
+        """The next (plaintext) RTP packet to protect and send."""
+        return self._rtp_out.popleft() if self._rtp_out else None
+
+    def _ntp(self, now: float) -> int:
+        return int((now + self.wallclock_offset + _NTP_EPOCH) * (1 << 32)) & (1 << 64) - 1
 
     def handle_rtcp(self, now: float, packet: bytes) -> list[RtcpPacket]:
         """A decrypted compound RTCP packet; sender reports and reports about our
@@ -239,12 +435,42 @@ class RtpSession:
                 self._remember_reports(now, part.reports)
             elif isinstance(part, RtcpReceiverReport):
                 self._remember_reports(now, part.reports)
+            elif isinstance(part, RtcpNack):
+                sender = self.send_streams.get(part.media_ssrc)
+                if sender is not None:
+                    self._rtp_out.extend(sender.retransmit(part.lost))
+            elif isinstance(part, RtcpPli):
+                sender = self.send_streams.get(part.media_ssrc)
+                if sender is not None:
+                    sender.pli_count += 1
+                    self._events.append(KeyframeRequested(sender.ssrc))
+            elif isinstance(part, RtcpFir):
+                for ssrc, _seq in part.entries:
+                    sender = self.send_streams.get(ssrc)
+                    if sender is not None:
+                        sender.fir_count += 1
+                        self._events.append(KeyframeRequested(sender.ssrc, fir=True))
         return parts
 
     def _remember_reports(self, now: float, reports: tuple[ReportBlock, ...]) -> None:
         for block in reports:
-            if len(self.remote_reports) < _MAX_STREAMS or block.ssrc in self.remote_reports:
-                self.remote_reports[block.ssrc] = (block, now)
+            known = self.remote_reports.get(block.ssrc)
+            if known is None:
+                if len(self.remote_reports) >= _MAX_STREAMS:
+                    continue
+                known = self.remote_reports[block.ssrc] = RemoteReceiverInfo(block, now, None, 0)
+            else:
+                known.block = block
+                known.received_at = now
+                known.reports_received += 1
+            if block.last_sr and block.ssrc in self.send_streams:
+                # RFC 3550 §6.4.1: RTT = A - LSR - DLSR, in 1/65536 s.
+                arrival = (self._ntp(now) >> 16) & 0xFFFFFFFF
+                rtt = ((arrival - block.last_sr - block.delay_since_last_sr) & 0xFFFFFFFF) / 65536
+                if rtt < 60.0:
+                    known.round_trip_time = rtt
+                    known.total_round_trip_time += rtt
+                    known.round_trip_time_measurements += 1
 
     # -- timers and output ----------------------------------------------------------------
 
@@ -253,24 +479,82 @@ class RtpSession:
         self._next_report = now + self.report_interval * (0.5 + self.rng.random())
 
     def poll_timeout(self) -> float | None:
-        return self._next_report
+        deadlines = [t for t in (self._next_report, self._next_nack) if t is not None]
+        for stream in self.streams.values():
+            if stream.assembler is not None:
+                deadline = stream.assembler.poll_timeout()
+                if deadline is not None:
+                    deadlines.append(deadline)
+        return min(deadlines) if deadlines else None
 
     def handle_timeout(self, now: float) -> None:
+        for stream in self.streams.values():
+            assembler = stream.assembler
+            if assembler is not None:
+                deadline = assembler.poll_timeout()
+                if deadline is not None and now >= deadline:
+                    assembler.handle_timeout(now)
+                    self._drain_assembler(now, stream)
+        if self._next_nack is not None and now >= self._next_nack:
+            self._send_nacks(now)
         if self._next_report is None or now < self._next_report:
             return
         self._schedule_report(now)
-        if not self.streams:
-            return
-        blocks = [s.report_block(now) for s in list(self.streams.values())[:31]]
-        compound = serialize_rtcp(
-            [RtcpReceiverReport(self.ssrc, tuple(blocks)), RtcpSdes(((self.ssrc, self.cname),))]
-        )
-        self._out.append(compound)
+        self._send_report(now)
+
+    def _send_nacks(self, now: float) -> None:
+        """Ask for missing packets (RFC 4585 §6.2.1), again after a round trip, a few
+        times, for at most a second."""
+        self._next_nack = None
+        retry = self._retry_interval()
+        for stream in self.streams.values():
+            if not stream.missing:
+                continue
+            due = []
+            for ext, (when, tries, first) in list(stream.missing.items()):
+                if tries >= _NACK_RETRIES or now - first > _NACK_MAX_AGE:
+                    del stream.missing[ext]
+                elif when <= now:
+                    due.append(ext)
+                    stream.missing[ext] = (now + retry, tries + 1, first)
+            if due:
+                stream.nack_count += 1
+                packet = RtcpNack(self._sender_ssrc(), stream.ssrc, tuple(e & 0xFFFF for e in due))
+                self._out.append(serialize_rtcp([packet]))
+            for when, _tries, _first in stream.missing.values():
+                if self._next_nack is None or when < self._next_nack:
+                    self._next_nack = when
+
+    def _retry_interval(self) -> float:
+        rtts = [r.round_trip_time for r in self.remote_reports.values() if r.round_trip_time]
+        return max(0.02, min(0.2, 1.5 * max(rtts))) if rtts else 0.1
+
+    def _send_report(self, now: float) -> None:
+        blocks = tuple(s.report_block(now) for s in list(self.streams.values())[:31])
+        parts: list[RtcpPacket] = []
+        chunks: list[tuple[int, str]] = []
+        for stream in self.send_streams.values():
+            info = stream.sender_info(now)
+            if info is None:
+                continue
+            rtp_ts, packets, octets = info
+            parts.append(
+                RtcpSenderReport(stream.ssrc, self._ntp(now), rtp_ts, packets, octets,
+                                 () if parts else blocks)
+            )  # fmt: skip
+            chunks.append((stream.ssrc, self.cname))
+        if not parts:
+            if not blocks:
+                return
+            parts.append(RtcpReceiverReport(self.ssrc, blocks))
+            chunks.append((self.ssrc, self.cname))
+        parts.append(RtcpSdes(tuple(chunks[:31])))
+        self._out.append(serialize_rtcp(parts))
         self.reports_sent += 1
 
     def poll_rtcp(self) -> bytes | None:
         """The next (plaintext) compound RTCP packet to protect and send."""
         return self._out.popleft() if self._out else None
 
-    def poll_event(self) -> RtpStreamStarted | None:
+    def poll_event(self) -> SessionEvent | None:
         return self._events.popleft() if self._events else None

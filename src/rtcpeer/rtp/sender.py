@@ -1,0 +1,155 @@
+"""The sending side of one RTP stream (RFC 3550), sans-IO.
+
+:class:`RtpSendStream` turns encoded frames into RTP packets: a random initial
+sequence number and timestamp offset (§5.1), the marker on a frame's last packet,
+the MID header extension (RFC 8843 §15) so a bundled receiver knows the
+m-section. It keeps what it sent for a while, so a NACK (RFC 4585 §6.2.1) can be
+answered: in an RTX packet (RFC 4588 §4, original sequence number first) when RTX
+was negotiated, as the same packet otherwise. Its counters are W3C
+``outbound-rtp``; :meth:`sender_info` gives what a sender report says (§6.4.1).
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections.abc import Iterable
+from typing import Final
+
+from rtcpeer.media.payload import Payloader
+from rtcpeer.rtp.packet import RtpHeader
+
+__all__ = ["RtpSendStream"]
+
+_HISTORY: Final = 1024
+#: What one RTP packet may hold after the RTP header, SRTP tag and TURN framing are
+#: taken from a 1200-byte datagram.
+PAYLOAD_BUDGET: Final = 1100
+
+
+class RtpSendStream:
+    """Packetizes encoded frames of one SSRC and answers NACKs."""
+
+    def __init__(
+        self,
+        *,
+        ssrc: int,
+        payload_type: int,
+        clock_rate: int,
+        payloader: Payloader,
+        rng: random.Random,
+        kind: str = "video",
+        mid: str | None = None,
+        mid_extension: int | None = None,
+        rtx_ssrc: int | None = None,
+        rtx_payload_type: int | None = None,
+        payload_budget: int = PAYLOAD_BUDGET,
+        history: int = _HISTORY,
+    ) -> None:
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.clock_rate = clock_rate
+        self.payloader = payloader
+        self.kind = kind
+        self.mid = mid
+        self.rtx_ssrc = rtx_ssrc
+        self.rtx_payload_type = rtx_payload_type
+        self.payload_budget = payload_budget
+        self._extensions: dict[int, bytes] = (
+            {mid_extension: mid.encode()} if mid is not None and mid_extension is not None else {}
+        )
+        self._seq = rng.getrandbits(16)
+        self._rtx_seq = rng.getrandbits(16)
+        self.timestamp_offset = rng.getrandbits(32)
+        self._history: dict[int, bytes] = {}
+        self._history_size = history
+        # W3C outbound-rtp counters.
+        self.packets_sent = 0
+        self.bytes_sent = 0
+        self.header_bytes_sent = 0
+        self.frames_encoded = 0
+        self.key_frames_encoded = 0
+        self.retransmitted_packets_sent = 0
+        self.retransmitted_bytes_sent = 0
+        self.nack_count = 0
+        self.pli_count = 0
+        self.fir_count = 0
+        self.last_timestamp: int | None = None
+        self.last_sent_at: float | None = None
+
+    def send_frame(self, now: float, frame: bytes, timestamp: int, keyframe: bool) -> list[bytes]:
+        """The RTP packets of an encoded frame; ``timestamp`` is in clock-rate units
+        from the track's start (the random offset is added here)."""
+        ts = (timestamp + self.timestamp_offset) & 0xFFFFFFFF
+        payloads = self.payloader.payload(frame, self.payload_budget)
+        packets = []
+        last = len(payloads) - 1
+        history = self._history
+        for i, payload in enumerate(payloads):
+            seq = self._seq
+            self._seq = (seq + 1) & 0xFFFF
+            header = RtpHeader(
+                self.payload_type, seq, ts, self.ssrc, i == last, (), self._extensions
+            )
+            packet = header.serialize(payload)
+            packets.append(packet)
+            history[seq] = packet
+            self.packets_sent += 1
+            self.bytes_sent += len(payload)
+            self.header_bytes_sent += len(packet) - len(payload)
+        while len(history) > self._history_size:
+            del history[next(iter(history))]
+        self.frames_encoded += 1
+        if keyframe:
+            self.key_frames_encoded += 1
+        self.last_timestamp = ts
+        self.last_sent_at = now
+        return packets
+
+    def retransmit(self, sequence_numbers: Iterable[int]) -> list[bytes]:
+        """Packets answering a NACK for ``sequence_numbers`` (those still kept)."""
+        self.nack_count += 1
+        out = []
+        for seq in sequence_numbers:
+            original = self._history.get(seq & 0xFFFF)
+            if original is None:
+                continue
+            if self.rtx_ssrc is None or self.rtx_payload_type is None:
+                packet = original
+            else:
+                packet = self._rtx(original)
+            payload = len(original) - RtpHeader.parse(original).payload_offset
+            # W3C: packetsSent and bytesSent include retransmissions.
+            self.packets_sent += 1
+            self.bytes_sent += payload
+            self.retransmitted_packets_sent += 1
+            self.retransmitted_bytes_sent += payload
+            out.append(packet)
+        return out
+
+    def _rtx(self, original: bytes) -> bytes:
+        """RFC 4588 §4: the RTX SSRC and payload type, its own sequence number, and
+        the original sequence number ahead of the original payload."""
+        header = RtpHeader.parse(original)
+        assert self.rtx_ssrc is not None and self.rtx_payload_type is not None
+        seq = self._rtx_seq
+        self._rtx_seq = (seq + 1) & 0xFFFF
+        rtx = RtpHeader(
+            self.rtx_payload_type,
+            seq,
+            header.timestamp,
+            self.rtx_ssrc,
+            header.marker,
+            header.csrcs,
+            header.extensions,
+        )
+        osn = struct.pack("!H", header.sequence_number)
+        return rtx.serialize(osn + original[header.payload_offset :])
+
+    def sender_info(self, now: float) -> tuple[int, int, int] | None:
+        """RTP timestamp at ``now`` (extrapolated from the last frame), packet and
+        octet counts; None before the first packet."""
+        if self.last_timestamp is None or self.last_sent_at is None:
+            return None
+        elapsed = int((now - self.last_sent_at) * self.clock_rate)
+        return (self.last_timestamp + elapsed) & 0xFFFFFFFF, self.packets_sent, self.bytes_sent
