@@ -137,7 +137,11 @@ class FrameAssembler:
                 starts = sorted(
                     s for s, e in self._packets.items() if self.depayloader.is_frame_start(e[2])
                 )
-                found = self._frame_at(starts[0]) if starts else None
+                # Packets before the first start belong to a frame whose start is
+                # missing: wait for its repair (or the gap timer) before choosing.
+                if not starts or starts[0] != min(self._packets):
+                    break
+                found = self._frame_at(starts[0])
                 if found is None:
                     break
                 self._emit(starts[0], *found)

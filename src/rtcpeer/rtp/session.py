@@ -61,6 +61,8 @@ _MAX_MISSING: Final = 256
 _NACK_RETRIES: Final = 5
 _NACK_MAX_AGE: Final = 1.0
 _PLI_INTERVAL: Final = 0.3
+_SEEN_WINDOW: Final = 1024  # a power of two
+_LEADING_NACK: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,9 @@ class ReceiveStream:
     last_pli: float | None = None
     retransmitted_packets_received: int = 0
     retransmitted_bytes_received: int = 0
+    duplicates: int = 0
+    #: Extended sequence numbers received recently, by ``ext % _SEEN_WINDOW``.
+    seen: list[int] = field(default_factory=lambda: [-1] * _SEEN_WINDOW)
 
     @property
     def extended_highest(self) -> int:
@@ -326,6 +331,15 @@ class RtpSession:
         previous = stream.extended_highest
         if not stream._update_sequence(header.sequence_number):
             return header
+        current = stream.extended_highest
+        ext = current - ((current - header.sequence_number) & 0xFFFF)
+        slot = ext & (_SEEN_WINDOW - 1)
+        if stream.seen[slot] == ext:
+            stream.duplicates += 1  # a copy, or a repair of what was only late
+            return header
+        stream.seen[slot] = ext
+        if ext < stream.base_seq:
+            stream.base_seq = ext  # a repaired packet from before the first one
         payload_end = len(packet) - header.padding
         # W3C: packetsReceived and bytesReceived include retransmissions.
         stream.packets_received += 1
@@ -338,7 +352,10 @@ class RtpSession:
         else:
             stream._update_jitter(header.timestamp, now)
         if stream.nack:
-            self._track_loss(now, stream, previous, header.sequence_number)
+            self._track_loss(
+                now, stream, previous, header.sequence_number,
+                packet[header.payload_offset : payload_end],
+            )  # fmt: skip
         assembler = stream.assembler
         if assembler is not None:
             assembler.push(
@@ -351,10 +368,25 @@ class RtpSession:
             self._drain_assembler(now, stream)
         return header
 
-    def _track_loss(self, now: float, stream: ReceiveStream, previous: int, seq: int) -> None:
+    def _track_loss(
+        self, now: float, stream: ReceiveStream, previous: int, seq: int, payload: bytes
+    ) -> None:
         current = stream.extended_highest
         missing = stream.missing
-        if current > previous + 1 and stream.packets_received > 1:
+        if stream.packets_received == 1:
+            assembler = stream.assembler
+            # The first packet is not where a frame starts: the start (and the
+            # packets before it) went missing. Ask for a few.
+            if (
+                assembler is not None
+                and not assembler.depayloader.whole_frames
+                and not assembler.depayloader.is_frame_start(payload)
+            ):
+                for ext in range(current - _LEADING_NACK, current):
+                    missing[ext] = (now, 0, now)
+                self._next_nack = now
+            return
+        if current > previous + 1:
             for ext in range(max(previous + 1, current - _MAX_MISSING), current):
                 missing[ext] = (now, 0, now)
             if len(missing) > _MAX_MISSING:
