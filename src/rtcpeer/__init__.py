@@ -20,6 +20,7 @@ from rtcpeer.aio.peerconnection import (
     RTCSessionDescription,
 )
 from rtcpeer.aio.rtp import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, RTCTrackEvent
+from rtcpeer.aio.sources import MediaDevices, TestPatternTrack, ToneTrack, mediaDevices
 from rtcpeer.aio.stats import RTCStats, RTCStatsReport
 from rtcpeer.errors import (
     DOMException,
@@ -41,6 +42,7 @@ __all__ = [
     "InvalidModificationError",
     "InvalidStateError",
     "InvalidSyntaxError",
+    "MediaDevices",
     "MediaStream",
     "MediaStreamTrack",
     "MediaStreamTrackEvent",
@@ -66,5 +68,8 @@ __all__ = [
     "RTCStats",
     "RTCStatsReport",
     "RTCTrackEvent",
+    "TestPatternTrack",
+    "ToneTrack",
     "__version__",
+    "mediaDevices",
 ]

@@ -2,25 +2,36 @@
 
 These are the objects the peer connection API passes around: ``addTrack(track,
 stream)``, ``event.track``/``event.streams`` in ``ontrack``, ``replaceTrack``. A
-track here is a handle with the W3C attributes and events (``kind``, ``id``,
-``label``, ``enabled``, ``muted``, ``readyState``; ``mute``, ``unmute``, ``ended``).
-Media frames do not flow through them yet: RTP, codecs and sources come with the
-media work (see the README). A remote track starts muted, as in browsers, and is
+track has the W3C attributes and events (``kind``, ``id``, ``label``, ``enabled``,
+``muted``, ``readyState``; ``mute``, ``unmute``, ``ended``) and, being Python, one
+more method: ``await track.recv()`` gives its next frame (``av.AudioFrame`` or
+``av.VideoFrame``). A remote track's frames are what the peer sent, decoded; a
+local source (:mod:`rtcpeer.aio.sources`, or your own subclass overriding
+``recv``) produces them. A remote track starts muted, as in browsers, and is
 unmuted when media arrives.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import deque
 from collections.abc import Iterable
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
+
+from av.audio.frame import AudioFrame
+from av.video.frame import VideoFrame
 
 from rtcpeer.aio.events import Event, EventTarget
+from rtcpeer.errors import InvalidStateError
 
 __all__ = ["MediaStream", "MediaStreamTrack", "MediaStreamTrackEvent"]
 
 TrackKind = Literal["audio", "video"]
 ReadyState = Literal["live", "ended"]
+Frame = AudioFrame | VideoFrame
+#: Decoded frames a remote track keeps for a slow reader (then the oldest go).
+_QUEUE: Final = {"audio": 50, "video": 10}
 
 
 class MediaStreamTrack(EventTarget):
@@ -39,6 +50,9 @@ class MediaStreamTrack(EventTarget):
         self._muted = False
         self._ready: ReadyState = "live"
         self.contentHint = ""
+        self._frames: deque[Frame] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self.frames_dropped = 0
 
     @property
     def kind(self) -> str:
@@ -64,6 +78,33 @@ class MediaStreamTrack(EventTarget):
     def stop(self) -> None:
         """End the track; W3C fires no ``ended`` event for a ``stop()`` of one's own."""
         self._ready = "ended"
+        self._wake()
+
+    async def recv(self) -> Frame:
+        """The next frame of this track.
+
+        A remote track (``event.track`` in ``ontrack``) returns decoded frames as
+        they arrive (``pts`` is the RTP timestamp, ``time_base`` 1/clock rate). A
+        source track produces its own. A plain ``MediaStreamTrack("video")`` has no
+        source: subclass it and override ``recv`` to send your own frames. Raises
+        ``InvalidStateError`` once the track has ended.
+        """
+        if self._frames is None:
+            if self._ready == "ended":
+                raise InvalidStateError("the track has ended")
+            raise NotImplementedError(
+                "this track has no source: subclass MediaStreamTrack and override recv(), "
+                "or use rtcpeer.mediaDevices.getUserMedia()"
+            )
+        while not self._frames:
+            if self._ready == "ended":
+                raise InvalidStateError("the track has ended")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._frames.popleft()
 
     def clone(self) -> MediaStreamTrack:
         """A new track (new id) with the same kind, label, and state."""
@@ -81,6 +122,25 @@ class MediaStreamTrack(EventTarget):
 
     # -- driven by the peer connection ------------------------------------------------------
 
+    def _make_remote(self) -> None:
+        self._frames = deque()
+
+    def _push_frame(self, frame: Frame) -> None:
+        """A decoded remote frame; a reader that falls behind loses the oldest."""
+        frames = self._frames
+        if frames is None or self._ready == "ended":
+            return
+        if len(frames) >= _QUEUE[self._kind]:
+            frames.popleft()
+            self.frames_dropped += 1
+        frames.append(frame)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def _set_muted(self, muted: bool) -> None:
         if self._ready == "ended" or muted == self._muted:
             return
@@ -92,6 +152,7 @@ class MediaStreamTrack(EventTarget):
         if self._ready == "ended":
             return
         self._ready = "ended"
+        self._wake()
         self.dispatchEvent(Event("ended", self))
 
     def __repr__(self) -> str:

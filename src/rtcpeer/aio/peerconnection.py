@@ -57,7 +57,7 @@ from rtcpeer.ice.agent import (
 from rtcpeer.ice.candidate import Candidate, CandidateParseError
 from rtcpeer.ice.turn import TurnServerConfig
 from rtcpeer.ice.url import IceServerUrl
-from rtcpeer.rtp.session import RtpStreamStarted
+from rtcpeer.rtp.session import FrameReceived, KeyframeRequested, RtpStreamStarted
 from rtcpeer.sctp.datachannel import (
     Channel,
     ChannelAnnounced,
@@ -395,6 +395,8 @@ class RTCPeerConnection(EventTarget):
     def _ensure_driver(self) -> ConnectionDriver:
         if self._driver is None:
             self._driver = ConnectionDriver(self._connection, self._on_connection_event)
+            # Sender reports carry wall-clock NTP time (RFC 3550 §6.4.1).
+            self._connection.rtp.wallclock_offset = time.time() - self._driver.now()
         return self._driver
 
     def _driver_now(self) -> float:
@@ -621,9 +623,18 @@ class RTCPeerConnection(EventTarget):
             self._wrap_transceiver(core)
         rtp = self._connection.rtp
         for negotiation in applied.rtp:
-            # What the receive path needs to read the streams: clock rates, MID id.
+            # What the receive path needs to read the streams: clock rates, MID id,
+            # payload formats, NACK, RTX.
+            rtp.cname = negotiation.cname
             for codec in negotiation.codecs:
                 rtp.clock_rates[codec.payload_type] = codec.clock_rate
+                rtp.payload_formats[codec.payload_type] = codec.mime_type.split("/", 1)[-1]
+                if "nack" in codec.rtcp_feedback:
+                    rtp.nack_payload_types.add(codec.payload_type)
+            for rtx, apt in negotiation.rtx_apt:
+                rtp.rtx_payload_types[rtx] = apt
+            for primary, repair in negotiation.remote_rtx_ssrcs:
+                rtp.rtx_ssrcs[repair] = primary
             for number, uri in negotiation.header_extensions:
                 if uri == "urn:ietf:params:rtp-hdrext:sdes:mid":
                     rtp.set_mid_extension(number)
@@ -659,6 +670,11 @@ class RTCPeerConnection(EventTarget):
                 wrapper.receiver.track._end()
         for core in applied.removed_transceivers:
             self._transceivers.pop(id(core), None)
+        if not self._closed:
+            for known in self._transceivers.values():
+                core = known._core
+                sending = not core.stopping and core.current_direction in ("sendrecv", "sendonly")
+                known.sender._pipe.update(core.negotiated, sending)
         for event in events:
             self.dispatchEvent(event)
 
@@ -688,7 +704,7 @@ class RTCPeerConnection(EventTarget):
             ):
                 # W3C addTrack step 7: reuse a transceiver whose sender never sent.
                 self._jsep.attach_track(core, track.id, stream_ids)
-                transceiver.sender._track = track
+                transceiver.sender._set_track(track)
                 self._update_negotiation_needed()
                 return transceiver.sender
         core = self._jsep.add_transceiver(
@@ -708,7 +724,7 @@ class RTCPeerConnection(EventTarget):
             raise InvalidAccessError("this sender belongs to another RTCPeerConnection")
         if transceiver._core.stopping or sender.track is None:
             return
-        sender._track = None
+        sender._set_track(None)
         direction = transceiver._core.direction
         if direction == "sendrecv":
             self._jsep.set_direction(transceiver._core, "recvonly")
@@ -1117,6 +1133,7 @@ class RTCPeerConnection(EventTarget):
         for task in list(self._background):
             task.cancel()
         for transceiver in self._transceivers.values():
+            transceiver.sender._pipe.stop()
             transceiver.receiver.track._end()  # W3C close: receivers' tracks end
         return _Done()
 
@@ -1179,11 +1196,20 @@ class RTCPeerConnection(EventTarget):
             wrapper._fire("close")
         elif isinstance(event, SctpStateEvent):
             pass
+        elif isinstance(event, FrameReceived):
+            owner = self._stream_owner.get(event.ssrc)
+            if owner is not None:
+                owner.receiver._pipe.handle_frame(event.payload_type, event.frame)
         elif isinstance(event, RtpStreamStarted):
             transceiver = self._transceiver_for_stream(event.ssrc, event.mid)
             if transceiver is not None:
                 self._stream_owner[event.ssrc] = transceiver
                 transceiver.receiver.track._set_muted(False)  # media arrives: unmute
+        elif isinstance(event, KeyframeRequested):
+            for known in self._transceivers.values():
+                stream = known.sender._pipe.stream
+                if stream is not None and stream.ssrc == event.ssrc:
+                    known.sender._pipe.request_keyframe()
 
     def _on_local_candidate(self, event: IceLocalCandidateEvent) -> None:
         info = self._transport

@@ -4,9 +4,9 @@
 Each transceiver wraps the JSEP session's :class:`~rtcpeer.sdp.jsep.Transceiver`
 (mid, directions, msid, encodings, codec preferences, what was negotiated); these
 classes give it the browser's API and keep the objects users hold (tracks, streams,
-parameters). Negotiation is complete: offers and answers carry what these objects
-say, and ``track`` events fire as W3C describes. RTP itself does not flow yet (the
-media work), so a receiver's track stays muted.
+parameters). Offers and answers carry what these objects say, ``track`` events
+fire as W3C describes, and media flows through :mod:`rtcpeer.aio.mediapipe`: a
+sender encodes and sends its track, a receiver's track yields decoded frames.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rtcpeer.aio.media import MediaStream, MediaStreamTrack
+from rtcpeer.aio.mediapipe import ReceivePipe, SendPipe
 from rtcpeer.errors import InvalidModificationError, InvalidStateError
 from rtcpeer.sdp.codecs import RtpCodecCapability, get_capabilities
 from rtcpeer.sdp.jsep import RtpNegotiation, Transceiver
@@ -121,6 +122,7 @@ class RTCRtpSender:
     def __init__(self, transceiver: RTCRtpTransceiver, track: MediaStreamTrack | None) -> None:
         self._transceiver = transceiver
         self._track = track
+        self._pipe = SendPipe(transceiver._pc, self)
         self._transaction_id: str | None = None
         self._encodings: list[dict[str, Any]] = [
             {"active": e.active, **({"rid": e.rid} if e.rid is not None else {})}
@@ -154,7 +156,11 @@ class RTCRtpSender:
             )
         if transceiver._core.stopping:
             raise InvalidStateError("the transceiver is stopped; replaceTrack needs a live one")
+        self._set_track(track)
+
+    def _set_track(self, track: MediaStreamTrack | None) -> None:
         self._track = track
+        self._pipe.track_changed()
 
     def setStreams(self, *streams: MediaStream) -> None:
         """The streams the remote ``track`` event will carry (renegotiation needed)."""
@@ -210,6 +216,7 @@ class RTCRtpSender:
                 raise ValueError("maxBitrate is a positive number of bits per second")
         self._encodings = [dict(e) for e in encodings]
         self._transaction_id = None
+        self._pipe.parameters_changed()
 
     async def getStats(self) -> Any:
         return await self._transceiver._pc.getStats(self._track)
@@ -224,6 +231,8 @@ class RTCRtpReceiver:
             transceiver._core.kind, label=f"remote {transceiver._core.kind}"
         )
         self._track._muted = True  # W3C: muted until media arrives
+        self._track._make_remote()
+        self._pipe = ReceivePipe(self)
 
     @property
     def track(self) -> MediaStreamTrack:
@@ -312,6 +321,7 @@ class RTCRtpTransceiver:
         if self._core.stopping:
             return
         self._pc._jsep.stop_transceiver(self._core)
+        self._sender._pipe.stop()
         self._receiver._track._end()
         self._pc._update_negotiation_needed()
 

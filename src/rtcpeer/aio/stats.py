@@ -277,6 +277,25 @@ def _media_stats(
         if transceiver is not None:
             inbound["mid"] = transceiver.mid
             inbound["trackIdentifier"] = transceiver.receiver.track.id
+            pipe = transceiver.receiver._pipe
+            if transceiver._core.kind == "video":
+                inbound.update(
+                    framesReceived=stream.frames_received,
+                    framesDecoded=pipe.frames_decoded,
+                    keyFramesDecoded=pipe.key_frames_decoded,
+                    framesDropped=transceiver.receiver.track.frames_dropped,
+                    pliCount=stream.pli_count,
+                )
+                if pipe.width is not None:
+                    inbound.update(frameWidth=pipe.width, frameHeight=pipe.height)
+            else:
+                inbound["totalSamplesReceived"] = pipe.total_samples_received
+        if stream.nack:
+            inbound["nackCount"] = stream.nack_count
+        inbound.update(
+            retransmittedPacketsReceived=stream.retransmitted_packets_received,
+            retransmittedBytesReceived=stream.retransmitted_bytes_received,
+        )
         sender = stream.sender
         if sender is not None:
             rid = f"ROA{ssrc}"
@@ -295,6 +314,92 @@ def _media_stats(
                 reportsSent=sender.reports_received,
             )
         out[sid] = inbound
+    _outbound_stats(pc, out, timestamp, transport_id)
+
+
+def _outbound_stats(
+    pc: RTCPeerConnection, out: dict[str, RTCStats], timestamp: float, transport_id: str
+) -> None:
+    """media-source, outbound-rtp and remote-inbound-rtp for every stream we send."""
+    rtp = pc._connection.rtp
+    for each in pc.getTransceivers():
+        pipe = each.sender._pipe
+        stream = pipe.stream
+        track = each.sender.track
+        kind = each._core.kind
+        source_id = None
+        if track is not None:
+            source_id = f"SO{track.id}"
+            source = RTCStats(
+                id=source_id, type="media-source", timestamp=timestamp,
+                trackIdentifier=track.id, kind=kind,
+            )  # fmt: skip
+            if kind == "video":
+                source.update(frames=pipe.frames)
+                if pipe.width is not None:
+                    source.update(width=pipe.width, height=pipe.height)
+            else:
+                source.update(totalSamplesDuration=pipe.total_samples_duration)
+            out[source_id] = source
+        if stream is None:
+            continue
+        oid = f"OT{transport_id}{stream.ssrc}"
+        outbound = RTCStats(
+            id=oid,
+            type="outbound-rtp",
+            timestamp=timestamp,
+            ssrc=stream.ssrc,
+            kind=kind,
+            transportId=transport_id,
+            codecId=f"CIT{transport_id}_{stream.payload_type}",
+            mid=each.mid,
+            packetsSent=stream.packets_sent,
+            bytesSent=stream.bytes_sent,
+            headerBytesSent=stream.header_bytes_sent,
+            retransmittedPacketsSent=stream.retransmitted_packets_sent,
+            retransmittedBytesSent=stream.retransmitted_bytes_sent,
+            nackCount=stream.nack_count,
+            active=True,
+        )
+        if source_id is not None:
+            outbound["mediaSourceId"] = source_id
+        if stream.rtx_ssrc is not None:
+            outbound["rtxSsrc"] = stream.rtx_ssrc
+        if kind == "video":
+            outbound.update(
+                framesEncoded=stream.frames_encoded,
+                keyFramesEncoded=stream.key_frames_encoded,
+                framesSent=stream.frames_encoded,
+                pliCount=stream.pli_count,
+                firCount=stream.fir_count,
+            )
+            if pipe.width is not None:
+                outbound.update(frameWidth=pipe.width, frameHeight=pipe.height)
+        report = rtp.remote_reports.get(stream.ssrc)
+        if report is not None:
+            rid = f"RIA{stream.ssrc}"
+            outbound["remoteId"] = rid
+            block = report.block
+            remote = RTCStats(
+                id=rid,
+                type="remote-inbound-rtp",
+                timestamp=timestamp,
+                ssrc=stream.ssrc,
+                kind=kind,
+                transportId=transport_id,
+                codecId=outbound["codecId"],
+                localId=oid,
+                packetsLost=block.packets_lost,
+                fractionLost=block.fraction_lost / 256.0,
+                jitter=block.jitter / stream.clock_rate,
+                reportsReceived=report.reports_received,
+                roundTripTimeMeasurements=report.round_trip_time_measurements,
+                totalRoundTripTime=report.total_round_trip_time,
+            )
+            if report.round_trip_time is not None:
+                remote["roundTripTime"] = report.round_trip_time
+            out[rid] = remote
+        out[oid] = outbound
 
 
 def _ntp_to_ms(ntp: int) -> float:

@@ -1,0 +1,240 @@
+"""Encoders and decoders for the codecs we send and receive, through PyAV (FFmpeg).
+
+An :class:`Encoder` takes raw frames (``av.AudioFrame`` / ``av.VideoFrame`` of any
+format, rate or size) and returns :class:`Encoded` frames with RTP timestamps in
+the codec's clock; a :class:`Decoder` turns re-assembled encoded frames back into
+raw frames whose ``pts`` is the RTP timestamp (``time_base`` 1/clock rate).
+
+Audio is resampled to the codec's rate and cut into 20 ms frames (RFC 7587 §4.2
+recommends 20 ms for Opus; G.711 uses the same packet time). Video is converted to
+I420 and encoded for real time (no look-ahead, error resilient), VP8 through libvpx;
+a key frame can be forced (PLI/FIR). The target bitrate is set by the owner.
+"""
+
+from __future__ import annotations
+
+import fractions
+from dataclasses import dataclass
+from typing import Final
+
+import av
+import av.audio.fifo
+import av.audio.resampler
+from av.audio.frame import AudioFrame
+from av.codec.context import CodecContext
+from av.video.frame import PictureType, VideoFrame
+
+__all__ = [
+    "AudioDecoder",
+    "AudioEncoder",
+    "Decoder",
+    "Encoded",
+    "Encoder",
+    "VideoDecoder",
+    "VideoEncoder",
+    "decoder_for",
+    "encodable",
+    "encoder_for",
+]
+
+_PTIME: Final = 0.02
+_VIDEO_CLOCK: Final = 90000
+#: FFmpeg encoder and decoder names of the codecs we handle.
+_AUDIO: Final = {"opus": ("libopus", "libopus", 48000), "pcmu": ("pcm_mulaw", "pcm_mulaw", 8000),
+                 "pcma": ("pcm_alaw", "pcm_alaw", 8000)}  # fmt: skip
+_VIDEO: Final = {"vp8": ("libvpx", "libvpx")}
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One encoded frame: codec bytes, RTP timestamp (codec clock, from 0), key?"""
+
+    data: bytes
+    timestamp: int
+    keyframe: bool
+
+
+def encodable(codec: str) -> bool:
+    """True when we can send ``codec`` (a MIME subtype such as ``"VP8"``)."""
+    name = codec.lower()
+    return name in _AUDIO or name in _VIDEO
+
+
+class AudioEncoder:
+    """Resample to the codec rate, cut 20 ms frames, encode."""
+
+    def __init__(self, codec: str, *, bitrate: int = 32000) -> None:
+        encoder, _decoder, rate = _AUDIO[codec.lower()]
+        self.clock_rate = rate
+        self.samples_per_frame = int(rate * _PTIME)
+        ctx = CodecContext.create(encoder, "w")
+        assert isinstance(ctx, av.AudioCodecContext)
+        self._context = ctx
+        ctx.sample_rate = rate
+        ctx.layout = "mono"
+        ctx.format = "s16"
+        ctx.time_base = fractions.Fraction(1, rate)
+        if codec.lower() == "opus":
+            ctx.bit_rate = bitrate
+            ctx.options = {"application": "voip", "frame_duration": "20"}
+        ctx.open()
+        self._resampler = av.audio.resampler.AudioResampler("s16", "mono", rate)
+        self._fifo = av.audio.fifo.AudioFifo()
+        self._samples = 0
+
+    def encode(self, frame: AudioFrame, keyframe: bool = False) -> list[Encoded]:
+        out = []
+        for resampled in self._resampler.resample(frame):
+            resampled.pts = None
+            self._fifo.write(resampled)
+        n = self.samples_per_frame
+        while (chunk := self._fifo.read(n)) is not None:
+            chunk.pts = self._samples
+            chunk.time_base = fractions.Fraction(1, self.clock_rate)
+            for packet in self._context.encode(chunk):
+                out.append(Encoded(bytes(packet), self._samples, True))
+            self._samples += n
+        return out
+
+    def skip(self, samples: int) -> None:
+        """Advance the timestamp over a gap (a pause in the source)."""
+        self._samples += samples
+
+
+class VideoEncoder:
+    """I420 at the frame's size (re-opened when it changes), real-time settings."""
+
+    def __init__(self, codec: str, *, bitrate: int = 1_000_000, framerate: int = 30) -> None:
+        self._name = _VIDEO[codec.lower()][0]
+        self.clock_rate = _VIDEO_CLOCK
+        self.bitrate = bitrate
+        self.framerate = framerate
+        self._context: av.VideoCodecContext | None = None
+        self._size: tuple[int, int] | None = None
+        self._index = 0
+
+    def _open(self, width: int, height: int) -> av.VideoCodecContext:
+        ctx = CodecContext.create(self._name, "w")
+        assert isinstance(ctx, av.VideoCodecContext)
+        ctx.width = width
+        ctx.height = height
+        ctx.pix_fmt = "yuv420p"
+        ctx.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
+        ctx.framerate = fractions.Fraction(self.framerate, 1)
+        ctx.bit_rate = self.bitrate
+        ctx.gop_size = 3000  # key frames when asked (PLI/FIR) or every 100 s
+        ctx.options = {
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "lag-in-frames": "0",
+            "error-resilient": "1",
+            "auto-alt-ref": "0",
+            "static-thresh": "0",
+        }
+        ctx.open()
+        self._size = (width, height)
+        return ctx
+
+    def reset(self) -> None:
+        """Re-open the encoder with the current settings at the next frame."""
+        self._context = None
+
+    def encode(self, frame: VideoFrame, timestamp: int, keyframe: bool = False) -> list[Encoded]:
+        """Encode ``frame`` captured at ``timestamp`` (90 kHz, from 0)."""
+        width, height = frame.width & ~1, frame.height & ~1
+        if self._context is None or self._size != (width, height):
+            self._context = self._open(width, height)
+            keyframe = True
+        if frame.format.name != "yuv420p" or (frame.width, frame.height) != (width, height):
+            frame = frame.reformat(width=width, height=height, format="yuv420p")
+        frame.pts = timestamp
+        frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
+        frame.pict_type = PictureType.I if keyframe else PictureType.NONE
+        out = []
+        for packet in self._context.encode(frame):
+            out.append(Encoded(bytes(packet), timestamp, bool(packet.is_keyframe)))
+        return out
+
+
+Encoder = AudioEncoder | VideoEncoder
+
+
+class AudioDecoder:
+    def __init__(self, codec: str) -> None:
+        _encoder, decoder, rate = _AUDIO[codec.lower()]
+        self.clock_rate = rate
+        ctx = CodecContext.create(decoder, "r")
+        assert isinstance(ctx, av.AudioCodecContext)
+        self._context = ctx
+        ctx.sample_rate = rate
+        ctx.layout = "mono" if codec.lower() != "opus" else "stereo"
+        self.frames_decoded = 0
+
+    def decode(self, data: bytes, timestamp: int) -> list[AudioFrame]:
+        packet = av.Packet(data)
+        packet.pts = timestamp
+        packet.time_base = fractions.Fraction(1, self.clock_rate)
+        try:
+            frames = self._context.decode(packet)
+        except av.FFmpegError:
+            return []
+        out = []
+        for frame in frames:
+            assert isinstance(frame, AudioFrame)
+            frame.pts = timestamp
+            frame.time_base = fractions.Fraction(1, self.clock_rate)
+            out.append(frame)
+        self.frames_decoded += len(out)
+        return out
+
+
+class VideoDecoder:
+    def __init__(self, codec: str) -> None:
+        self.clock_rate = _VIDEO_CLOCK
+        ctx = CodecContext.create(_VIDEO[codec.lower()][1], "r")
+        assert isinstance(ctx, av.VideoCodecContext)
+        self._context = ctx
+        self.frames_decoded = 0
+        self.key_frames_decoded = 0
+        self.errors = 0
+
+    def decode(self, data: bytes, timestamp: int, keyframe: bool = False) -> list[VideoFrame]:
+        packet = av.Packet(data)
+        packet.pts = timestamp
+        packet.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
+        try:
+            frames = self._context.decode(packet)
+        except av.FFmpegError:
+            self.errors += 1
+            return []
+        out = []
+        for frame in frames:
+            assert isinstance(frame, VideoFrame)
+            frame.pts = timestamp
+            frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
+            out.append(frame)
+        self.frames_decoded += len(out)
+        if keyframe and out:
+            self.key_frames_decoded += 1
+        return out
+
+
+Decoder = AudioDecoder | VideoDecoder
+
+
+def encoder_for(codec: str, kind: str) -> Encoder | None:
+    name = codec.lower()
+    if kind == "audio" and name in _AUDIO:
+        return AudioEncoder(name)
+    if kind == "video" and name in _VIDEO:
+        return VideoEncoder(name)
+    return None
+
+
+def decoder_for(codec: str, kind: str) -> Decoder | None:
+    name = codec.lower()
+    if kind == "audio" and name in _AUDIO:
+        return AudioDecoder(name)
+    if kind == "video" and name in _VIDEO:
+        return VideoDecoder(name)
+    return None
