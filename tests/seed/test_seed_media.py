@@ -1,22 +1,39 @@
 """The seed chapter's media blocks in Python: Alice and Bob each add audio and video
 (Bob after the offer, reusing the transceivers it created), ontrack once per track
 with the stream, a screen share added mid-call by renegotiation, replaceTrack without
-renegotiation. Negotiation and the track/stream objects are exercised end to end over
-loopback (with a data channel proving the call is up); media frames themselves wait
-for the RTP work."""
+renegotiation. Everything runs over loopback: negotiation, the track and stream
+objects, and the media itself (each side decodes what the other's synthetic camera
+and microphone send; the camera switch shows as a change of brightness)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from rtcpeer import MediaStream, MediaStreamTrack, RTCPeerConnection
+from av.video.frame import VideoFrame
+
+from rtcpeer import MediaStream, RTCPeerConnection, mediaDevices
 from tests.seed.signaling import Signaling
 
+SMALL = {"width": 160, "height": 120}
 
-def camera() -> MediaStream:
-    """What getUserMedia({video: true, audio: true}) would give."""
-    return MediaStream([MediaStreamTrack("audio", label="mic"), MediaStreamTrack("video")])
+
+async def camera(**video: Any) -> MediaStream:
+    return await mediaDevices.getUserMedia({"video": {**SMALL, **video}, "audio": True})
+
+
+def brightness(frame: VideoFrame) -> float:
+    """Mean luma of a decoded picture (its Y plane, padding aside)."""
+    plane = frame.planes[0]
+    data = bytes(plane)
+    rows = [
+        data[r * plane.line_size : r * plane.line_size + frame.width] for r in range(frame.height)
+    ]
+    return sum(map(sum, rows)) / (frame.width * frame.height)
+
+
+async def frames_of(track: Any, count: int) -> list[Any]:
+    return [await asyncio.wait_for(track.recv(), 10) for _ in range(count)]
 
 
 async def until(predicate: Any, timeout: float = 10.0) -> None:
@@ -35,7 +52,6 @@ class Call:
         self.alice, self.bob = RTCPeerConnection(), RTCPeerConnection()
         self.tracks: dict[str, list[Any]] = {"alice": [], "bob": []}
         self.states: dict[str, list[str]] = {"alice": [], "bob": []}
-        self.bob_stream = camera()
         for name, pc, sig in (("alice", self.alice, self.sig_a), ("bob", self.bob, self.sig_b)):
             self._wire(name, pc, sig)
 
@@ -58,11 +74,12 @@ class Call:
 
     async def start(self) -> None:
         alice, bob = self.alice, self.bob
+        self.bob_stream = await camera()
         chat = alice.createDataChannel("chat")
         opened = asyncio.get_running_loop().create_future()
         chat.onopen = lambda e: opened.set_result(None)
         # Alice: add media before creating the offer.
-        stream = camera()
+        stream = await camera()
         for track in stream.getTracks():
             alice.addTrack(track, stream)
         self.alice_stream = stream
@@ -105,7 +122,17 @@ async def test_audio_video_call_ontrack_once_per_track_with_the_stream() -> None
             for event in events:
                 assert event.receiver.track is event.track
                 assert event.transceiver.receiver is event.receiver
-                assert event.track.readyState == "live" and event.track.muted
+                assert event.track.readyState == "live"
+        # Media flows both ways: each side decodes the other's camera and microphone.
+        for name in ("alice", "bob"):
+            by_kind = {e.track.kind: e.track for e in call.tracks[name]}
+            pictures = await frames_of(by_kind["video"], 5)
+            assert all((p.width, p.height) == (160, 120) for p in pictures)
+            assert 100 < brightness(pictures[-1]) < 156  # the front camera's pattern
+            sounds = await frames_of(by_kind["audio"], 5)
+            assert all(s.sample_rate == 48000 and s.samples == 960 for s in sounds)
+            assert any(bytes(s.planes[0]).strip(b"\x00") for s in sounds)  # not silence
+            assert not by_kind["video"].muted  # unmuted by the first packet
         # Bob's addTrack reused the transceivers Alice's offer created: two m-lines, and
         # both directions send.
         for pc in (call.alice, call.bob):
@@ -124,7 +151,7 @@ async def test_screen_share_added_mid_call_by_renegotiation() -> None:
         await until(lambda: len(call.tracks["bob"]) == 2)
         negotiation: list[str] = []
         call.alice.onnegotiationneeded = lambda e: negotiation.append("needed")
-        screen = MediaStream([MediaStreamTrack("video", label="screen")])
+        screen = await mediaDevices.getUserMedia({"video": {"width": 320, "height": 240}})
         call.alice.addTrack(screen.getVideoTracks()[0], screen)
         await until(lambda: negotiation == ["needed"])
         offer = await call.alice.createOffer()
@@ -134,6 +161,8 @@ async def test_screen_share_added_mid_call_by_renegotiation() -> None:
         event = call.tracks["bob"][2]
         assert event.track.kind == "video" and event.streams[0].id == screen.id
         assert event.transceiver.mid == "3"  # after audio 0, video 1, data 2
+        shared = await frames_of(event.track, 3)
+        assert {(p.width, p.height) for p in shared} == {(320, 240)}
         await until(lambda: call.alice.signalingState == "stable")
         assert call.states["alice"][-2:] == ["have-local-offer", "stable"]
         # The call kept running: the data channel still carries messages.
@@ -159,13 +188,77 @@ async def test_replace_track_switches_camera_without_renegotiation() -> None:
         negotiation: list[str] = []
         call.alice.onnegotiationneeded = lambda e: negotiation.append("needed")
         states_before = list(call.states["alice"])
+        remote = next(e.track for e in call.tracks["bob"] if e.track.kind == "video")
+        assert 100 < brightness((await frames_of(remote, 3))[-1]) < 156
         sender = next(s for s in call.alice.getSenders() if s.track and s.track.kind == "video")
-        back_camera = MediaStream([MediaStreamTrack("video", label="environment")])
+        ssrc = sender._pipe.stream.ssrc  # type: ignore[union-attr]
+        back_camera = await mediaDevices.getUserMedia(
+            {"video": {**SMALL, "facingMode": "environment"}}
+        )
         new_track = back_camera.getVideoTracks()[0]
         await sender.replaceTrack(new_track)
         assert sender.track is new_track
-        await asyncio.sleep(0.1)
+        # Bob now sees the back camera: brighter, on the same stream.
+        deadline = asyncio.get_running_loop().time() + 10
+        while brightness(await asyncio.wait_for(remote.recv(), 10)) < 180:
+            assert asyncio.get_running_loop().time() < deadline
         assert negotiation == [] and call.states["alice"] == states_before
         assert call.alice.signalingState == "stable"
+        assert sender._pipe.stream is not None and sender._pipe.stream.ssrc == ssrc
+        inbound = [
+            r for r in (await call.bob.getStats()).values()
+            if r.type == "inbound-rtp" and r.kind == "video"
+        ]  # fmt: skip
+        assert inbound[0].packetsLost == 0  # no gap in sequence numbers at the switch
+    finally:
+        await call.close()
+
+
+async def test_stats_loop_and_bitrate_on_a_media_call() -> None:
+    """The seed's stats loop reading a media call: inbound-rtp video at Bob
+    (packetsReceived, packetsLost, jitter), the succeeded candidate pair, and Alice's
+    outgoing video bitrate from two samples; RTT from Bob's reception reports."""
+    call = Call()
+    try:
+        await call.start()
+        await until(lambda: len(call.tracks["bob"]) == 2)
+
+        async def reports(pc: RTCPeerConnection, kind: str) -> list[Any]:
+            return [r for r in (await pc.getStats()).values() if r.type == kind]
+
+        async def remote_rtt() -> bool:
+            remote = await reports(call.alice, "remote-inbound-rtp")
+            return len(remote) == 2 and all("roundTripTime" in r for r in remote)
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await remote_rtt():
+            assert asyncio.get_running_loop().time() < deadline, "no RTT from reports"
+            await asyncio.sleep(0.1)
+        video = next(r for r in await reports(call.bob, "inbound-rtp") if r.kind == "video")
+        assert video.packetsReceived > 10 and video.packetsLost == 0
+        assert 0 <= video.jitter < 0.05
+        assert video.framesDecoded > 10 and video.frameWidth == 160
+        pair = next(r for r in await reports(call.bob, "candidate-pair") if r.state == "succeeded")
+        assert pair.bytesSent > 0 and pair.bytesReceived > 0
+        for remote in await reports(call.alice, "remote-inbound-rtp"):
+            assert 0 <= remote.roundTripTime < 0.1 and remote.packetsLost == 0
+
+        # Bitrate from two samples, as the seed's estimateBandwidth does.
+        async def video_out() -> Any:
+            return next(r for r in await reports(call.alice, "outbound-rtp") if r.kind == "video")
+
+        before = await video_out()
+        await asyncio.sleep(1.0)
+        after = await video_out()
+        kbps = (
+            (after.bytesSent - before.bytesSent)
+            * 8
+            / ((after.timestamp - before.timestamp) / 1000)
+            / 1000
+        )
+        assert kbps > 5  # a compressible test pattern, but real bits per second
+        assert after.framesEncoded - before.framesEncoded >= 20  # ~30 fps
+        sources = {r.kind: r for r in await reports(call.alice, "media-source")}
+        assert sources["video"].width == 160 and sources["audio"].totalSamplesDuration > 1
     finally:
         await call.close()

@@ -8,7 +8,8 @@ two sources apart. Both produce frames in real time (a 20 ms audio frame every
 
 ``mediaDevices.getUserMedia({"audio": True, "video": {"width": 640}})`` gives a
 :class:`~rtcpeer.aio.media.MediaStream` of such tracks, so the browser's
-``getUserMedia`` code reads the same in Python. Your own source is a subclass of
+``getUserMedia`` code reads the same in Python (``facingMode: "environment"``
+gives a brighter pattern than ``"user"``, so a camera switch is visible). Your own source is a subclass of
 :class:`~rtcpeer.aio.media.MediaStreamTrack` whose ``async def recv()`` returns
 ``av.AudioFrame`` / ``av.VideoFrame`` objects (a file or a device opened with PyAV,
 frames from numpy, ...).
@@ -34,6 +35,9 @@ __all__ = ["MediaDevices", "TestPatternTrack", "ToneTrack", "mediaDevices"]
 _AUDIO_RATE: Final = 48000
 _PTIME: Final = 0.02
 _VIDEO_CLOCK: Final = 90000
+#: The synthetic "cameras": the back one (``facingMode: "environment"``) is brighter,
+#: so switching cameras shows at the far end.
+_FACING_LEVELS: Final = {"user": 128, "environment": 200}
 
 
 class _PacedTrack(MediaStreamTrack):
@@ -176,11 +180,15 @@ class MediaDevices:
             tracks.append(ToneTrack())
         if video:
             options = video if isinstance(video, Mapping) else {}
+            facing = options.get("facingMode")
+            if isinstance(facing, Mapping):
+                facing = facing.get("exact", facing.get("ideal"))
             tracks.append(
                 TestPatternTrack(
                     int(_number(options.get("width"), 640)),
                     int(_number(options.get("height"), 480)),
                     _number(options.get("frameRate"), 30.0),
+                    level=_FACING_LEVELS.get(str(facing), 128),
                 )
             )
         return MediaStream(tracks)

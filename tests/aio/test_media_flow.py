@@ -1,0 +1,212 @@
+"""Media frames over loopback between two rtcpeer connections: sources, encoding,
+RTP, decoding, and the track-level behaviours (enabled, replace, remove, end)."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import fractions
+import itertools
+from typing import Any
+
+import pytest
+from av.video.frame import VideoFrame
+
+from rtcpeer import (
+    InvalidStateError,
+    MediaStreamTrack,
+    RTCPeerConnection,
+    TestPatternTrack,
+    ToneTrack,
+    mediaDevices,
+)
+from tests.seed.test_seed_media import brightness
+
+
+async def connect(a: RTCPeerConnection, b: RTCPeerConnection) -> None:
+    for x, y in ((a, b), (b, a)):
+        x.onicecandidate = (
+            lambda peer: (
+                lambda e: e.candidate and asyncio.ensure_future(peer.addIceCandidate(e.candidate))
+            )
+        )(y)
+    await negotiate(a, b)
+
+
+async def negotiate(a: RTCPeerConnection, b: RTCPeerConnection) -> None:
+    await a.setLocalDescription()
+    await b.setRemoteDescription(a.localDescription)
+    await b.setLocalDescription()
+    await a.setRemoteDescription(b.localDescription)
+
+
+@pytest.fixture
+async def pair() -> Any:
+    a, b = RTCPeerConnection(), RTCPeerConnection()
+    tracks: list[Any] = []
+    b.ontrack = lambda e: tracks.append(e.track)
+    yield a, b, tracks
+    await a.close()
+    await b.close()
+
+
+async def until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+async def recv(track: Any) -> Any:
+    return await asyncio.wait_for(track.recv(), 10)
+
+
+def zero_crossings(frame: Any) -> int:
+    """Sign changes of the first channel of an s16 frame."""
+    samples = array.array("h", bytes(frame.planes[0]))[:: len(frame.layout.channels)]
+    return sum((x < 0) != (y < 0) for x, y in itertools.pairwise(samples))
+
+
+async def test_the_tone_arrives_at_its_frequency(pair: Any) -> None:
+    a, b, tracks = pair
+    a.addTrack(ToneTrack(1000.0))
+    await connect(a, b)
+    await until(lambda: tracks)
+    for _ in range(10):  # past the codec's start-up
+        await recv(tracks[0])
+    frame = await recv(tracks[0])
+    assert frame.sample_rate == 48000 and frame.samples == 960
+    # 1 kHz for 20 ms: 20 periods, 40 sign changes (Opus is lossy; allow a little).
+    assert 36 <= zero_crossings(frame) <= 44
+
+
+async def test_video_size_and_level_arrive_and_a_disabled_track_sends_black(pair: Any) -> None:
+    a, b, tracks = pair
+    source = TestPatternTrack(176, 144, 30, level=180)
+    a.addTrack(source)
+    await connect(a, b)
+    await until(lambda: tracks)
+    picture = await recv(tracks[0])
+    assert (picture.width, picture.height) == (176, 144)
+    assert 160 < brightness(picture) < 200
+    source.enabled = False  # W3C: a disabled video track sends black frames
+    for _ in range(100):
+        if brightness(await recv(tracks[0])) < 30:
+            break
+    else:
+        raise AssertionError("no black frame after disabling the track")
+    source.enabled = True
+    for _ in range(100):
+        if brightness(await recv(tracks[0])) > 160:
+            break
+    else:
+        raise AssertionError("the pattern did not come back")
+
+
+async def test_replace_track_with_another_size_and_with_none(pair: Any) -> None:
+    a, b, tracks = pair
+    sender = a.addTrack(TestPatternTrack(160, 120, 30))
+    await connect(a, b)
+    await until(lambda: tracks)
+    assert (await recv(tracks[0])).width == 160
+    await sender.replaceTrack(TestPatternTrack(320, 240, 30))
+    for _ in range(100):
+        if (await recv(tracks[0])).width == 320:
+            break
+    else:
+        raise AssertionError("the new size never arrived")
+    await sender.replaceTrack(None)  # stop sending, keep the transceiver
+    await asyncio.sleep(0.2)
+    stats = [r for r in (await a.getStats()).values() if r.type == "outbound-rtp"]
+    sent = stats[0].packetsSent
+    await asyncio.sleep(0.3)
+    stats = [r for r in (await a.getStats()).values() if r.type == "outbound-rtp"]
+    assert stats[0].packetsSent == sent
+
+
+class Counter(MediaStreamTrack):
+    """A user's own source: frames whose luma is the frame number."""
+
+    def __init__(self) -> None:
+        super().__init__("video")
+        self.n = 0
+
+    async def recv(self) -> VideoFrame:
+        await asyncio.sleep(1 / 30)
+        frame = VideoFrame(64, 48, "yuv420p")
+        for plane, value in zip(frame.planes, (min(235, 16 + 4 * self.n), 128, 128), strict=True):
+            plane.update(bytes([value]) * plane.buffer_size)
+        frame.pts = self.n * 3000
+        frame.time_base = fractions.Fraction(1, 90000)
+        self.n += 1
+        return frame
+
+
+async def test_a_subclassed_track_is_sent(pair: Any) -> None:
+    a, b, tracks = pair
+    a.addTrack(Counter())
+    await connect(a, b)
+    await until(lambda: tracks)
+    first = brightness(await recv(tracks[0]))
+    later = brightness(await recv(tracks[0]))
+    assert (first, later) != (0, 0) and later > first  # rising, frame by frame
+
+
+async def test_a_track_without_a_source_sends_nothing_and_breaks_nothing(pair: Any) -> None:
+    a, b, _tracks = pair
+    a.addTrack(MediaStreamTrack("video"))
+    channel = a.createDataChannel("still-works")
+    await connect(a, b)
+    await until(lambda: channel.readyState == "open")
+    outbound = [r for r in (await a.getStats()).values() if r.type == "outbound-rtp"]
+    assert outbound and outbound[0].packetsSent == 0
+    with pytest.raises(NotImplementedError):
+        await MediaStreamTrack("audio").recv()
+
+
+async def test_remove_track_stops_the_stream_after_renegotiation(pair: Any) -> None:
+    a, b, tracks = pair
+    sender = a.addTrack(ToneTrack())
+    await connect(a, b)
+    await until(lambda: tracks)
+    await recv(tracks[0])
+    ended: list[str] = []
+    tracks[0].onmute = lambda e: ended.append("mute")
+    a.removeTrack(sender)
+    await negotiate(a, b)
+    assert ended == ["mute"]  # W3C: the remote track is muted, not ended
+    assert not any(r.type == "outbound-rtp" for r in (await a.getStats()).values())
+
+
+async def test_remote_track_ends_on_close_and_recv_raises(pair: Any) -> None:
+    a, b, tracks = pair
+    a.addTrack(ToneTrack())
+    await connect(a, b)
+    await until(lambda: tracks)
+    await recv(tracks[0])
+    waiting = asyncio.ensure_future(tracks[0].recv())
+    b.close()
+    with pytest.raises(InvalidStateError):
+        while True:
+            await asyncio.wait_for(waiting, 5)
+            waiting = asyncio.ensure_future(tracks[0].recv())
+
+
+async def test_get_user_media_constraints() -> None:
+    stream = await mediaDevices.getUserMedia(
+        {"audio": True, "video": {"width": {"ideal": 320}, "height": 240, "frameRate": 15}}
+    )
+    audio, video = stream.getAudioTracks()[0], stream.getVideoTracks()[0]
+    assert video.getSettings() == {"width": 320, "height": 240, "frameRate": 15.0}
+    assert audio.getSettings()["sampleRate"] == 48000
+    with pytest.raises(TypeError):
+        await mediaDevices.getUserMedia({})
+    with pytest.raises(TypeError):
+        await mediaDevices.getUserMedia({"video": {"width": "wide"}})
+    devices = await mediaDevices.enumerateDevices()
+    assert {d["kind"] for d in devices} == {"audioinput", "videoinput"}
+    frame = await video.recv()
+    assert (frame.width, frame.height) == (320, 240)
+    video.stop()
+    with pytest.raises(InvalidStateError):
+        await video.recv()
