@@ -44,6 +44,7 @@ CHROMIUM_FLAGS = [
     "--allow-loopback-in-peer-connection",
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",  # remote audio plays out (page/peer.js)
 ]
 
 

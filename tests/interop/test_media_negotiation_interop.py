@@ -1,7 +1,6 @@
 """Media negotiation with headless Chromium through the W3C API: tracks added on
 either side arrive as ``track`` events on the other, with their streams and the
-directions both agree on. (RTP itself waits for the media work: Chromium's packets
-are counted and dropped on our side.)"""
+directions both agree on. The media itself is in ``test_media_interop.py``."""
 
 from __future__ import annotations
 

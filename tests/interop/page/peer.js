@@ -69,7 +69,17 @@ window.rtcpeer = {
     }
     pc.ondatachannel = (e) => emit(pcId, "datachannel", watchChannel(pcId, e.channel).info);
     pc.onnegotiationneeded = () => emit(pcId, "negotiationneeded", {});
-    pc.ontrack = (e) => emit(pcId, "track", { kind: e.track.kind, mid: e.transceiver.mid });
+    pc.ontrack = (e) => {
+      if (e.track.kind === "audio") {
+        // Play remote audio out, so Chromium decodes it (totalSamplesReceived counts
+        // what playout pulled; an unplayed track is only buffered and discarded).
+        const sink = new Audio();
+        sink.srcObject = new MediaStream([e.track]);
+        sink.play().catch(() => {});
+        document.body.appendChild(sink);
+      }
+      emit(pcId, "track", { kind: e.track.kind, mid: e.transceiver.mid });
+    };
     return true;
   },
 

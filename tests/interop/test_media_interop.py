@@ -1,0 +1,231 @@
+"""Media with headless Chromium, both directions and both roles: what we encode
+(Opus, VP8) Chromium decodes, what Chromium's fake camera and microphone send we
+decode, replaceTrack changes what Chromium shows without renegotiation, and each
+side's reports give the other a round-trip time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rtcpeer import mediaDevices
+from tests.interop.harness import (
+    ROLES,
+    CandidateRelay,
+    ChromiumBrowser,
+    ChromiumPeer,
+    RtcpeerPeer,
+    loopback_only,
+    negotiate,
+)
+
+
+async def poll(get: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 15.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await get()
+        if ok(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not reached in {timeout} s; last: {value!r}")
+        await asyncio.sleep(0.2)
+
+
+def by_kind(stats: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {s["kind"]: s for s in stats if s["type"] == kind}
+
+
+async def answer_with(theirs: Any, ours: RtcpeerPeer, stream: Any) -> None:
+    """Take their offer, add our tracks (the seed's Bob), answer; trickle both ways."""
+    offer = await theirs.set_local_description(await theirs.create_offer())
+    to_ours, to_theirs = CandidateRelay(theirs, ours), CandidateRelay(ours, theirs)
+    await ours.pc.setRemoteDescription(loopback_only(offer))
+    to_ours.remote_set.set()
+    for track in stream.getTracks():
+        ours.pc.addTrack(track, stream)
+    answer = await ours.set_local_description()
+    await theirs.set_remote_description(loopback_only(answer))
+    to_theirs.remote_set.set()
+
+
+async def connect(role: str, ours: RtcpeerPeer, theirs: ChromiumPeer) -> None:
+    """rtcpeer sends a 320x240 test pattern and a tone; Chromium offers recvonly
+    transceivers when it is the offerer."""
+    stream = await mediaDevices.getUserMedia(
+        {"audio": True, "video": {"width": 320, "height": 240}}
+    )
+    channel = None
+    if role == "rtcpeer-offers":
+        for track in stream.getTracks():
+            ours.pc.addTrack(track, stream)
+        channel = await ours.create_data_channel("up")
+        await negotiate(ours, theirs)
+    else:
+        await theirs.add_media("recvonly")
+        channel = await theirs.create_data_channel("up")
+        await answer_with(theirs, ours, stream)  # our tracks take its recvonly m-lines
+    await channel.wait_open()
+    assert [t.currentDirection for t in ours.pc.getTransceivers()] == ["sendonly"] * 2
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_chromium_decodes_our_audio_and_video(role: str) -> None:
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            await connect(role, ours, theirs)
+            inbound = await poll(
+                lambda: theirs.stats(),
+                lambda s: (
+                    set(by_kind(s, "inbound-rtp")) == {"audio", "video"}
+                    and by_kind(s, "inbound-rtp")["video"].get("framesDecoded", 0) >= 30
+                    and by_kind(s, "inbound-rtp")["audio"].get("totalSamplesReceived", 0) > 48000
+                ),
+            )
+            video = by_kind(inbound, "inbound-rtp")["video"]
+            audio = by_kind(inbound, "inbound-rtp")["audio"]
+            assert (video["frameWidth"], video["frameHeight"]) == (320, 240)
+            assert video["packetsLost"] == 0 and video["keyFramesDecoded"] >= 1
+            assert audio["packetsLost"] == 0
+            # Opus decoded, not concealed: at most a few frames of start-up concealment.
+            assert audio["concealedSamples"] < 0.1 * audio["totalSamplesReceived"]
+            # Chromium read our sender reports...
+            remote_out = await poll(
+                lambda: theirs.stats(), lambda s: len(by_kind(s, "remote-outbound-rtp")) == 2
+            )
+            assert by_kind(remote_out, "remote-outbound-rtp")["video"]["packetsSent"] > 0
+            # ...and its receiver reports give us a round-trip time.
+            ours_stats = await poll(
+                lambda: ours.stats(),
+                lambda s: (
+                    len(by_kind(s, "remote-inbound-rtp")) == 2
+                    and all("roundTripTime" in r for r in by_kind(s, "remote-inbound-rtp").values())
+                ),
+            )
+            for remote in by_kind(ours_stats, "remote-inbound-rtp").values():
+                assert 0 <= remote["roundTripTime"] < 0.5
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+async def test_replace_track_changes_what_chromium_decodes_without_renegotiation() -> None:
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            await connect("rtcpeer-offers", ours, theirs)
+            await poll(
+                lambda: theirs.stats(),
+                lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("frameWidth") == 320,
+            )
+            states = await theirs.states()
+            sender = next(s for s in ours.pc.getSenders() if s.track and s.track.kind == "video")
+            wide = await mediaDevices.getUserMedia({"video": {"width": 480, "height": 360}})
+            await sender.replaceTrack(wide.getVideoTracks()[0])
+            stats = await poll(
+                lambda: theirs.stats(),
+                lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("frameWidth") == 480,
+            )
+            assert by_kind(stats, "inbound-rtp")["video"]["frameHeight"] == 360
+            assert await theirs.states() == states  # no renegotiation happened
+            assert ours.pc.signalingState == "stable"
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_we_decode_chromium_camera_and_microphone(role: str) -> None:
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        tracks: dict[str, Any] = {}
+        ours.pc.ontrack = lambda e: tracks.setdefault(e.track.kind, e.track)
+        try:
+            await theirs.add_media("audio-video")
+            if role == "rtcpeer-offers":
+                # Chromium's tracks take the recvonly m-lines of our offer.
+                ours.pc.addTransceiver("audio", direction="recvonly")
+                ours.pc.addTransceiver("video", direction="recvonly")
+                channel = await ours.create_data_channel("up")
+                await negotiate(ours, theirs)
+            else:
+                channel = await theirs.create_data_channel("up")
+                await negotiate(theirs, ours)
+            await channel.wait_open()
+            await poll(lambda: _ready(tracks), bool)
+            pictures = [await asyncio.wait_for(tracks["video"].recv(), 10) for _ in range(10)]
+            assert all(p.width >= 160 and p.height >= 120 for p in pictures)
+            sounds = [await asyncio.wait_for(tracks["audio"].recv(), 10) for _ in range(10)]
+            assert all(s.sample_rate == 48000 for s in sounds)
+            stats = await ours.stats()
+            video = by_kind(stats, "inbound-rtp")["video"]
+            assert video["framesDecoded"] >= 10 and video["keyFramesDecoded"] >= 1
+            assert video["frameWidth"] == pictures[-1].width
+            assert by_kind(stats, "inbound-rtp")["audio"]["totalSamplesReceived"] > 0
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+async def _ready(tracks: dict[str, Any]) -> bool:
+    return set(tracks) == {"audio", "video"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_media_both_ways_with_aiortc(role: str) -> None:
+    """aiortc decodes our VP8 and Opus; we decode its (640x480, green) video and its
+    audio. Both roles."""
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    from tests.interop.harness import AiortcPeer
+
+    theirs = AiortcPeer()
+    ours = RtcpeerPeer()
+    their_tracks: dict[str, Any] = {}
+    our_tracks: dict[str, Any] = {}
+    theirs.pc.on("track", lambda track: their_tracks.setdefault(track.kind, track))
+    ours.pc.ontrack = lambda e: our_tracks.setdefault(e.track.kind, e.track)
+    stream = await mediaDevices.getUserMedia(
+        {"audio": True, "video": {"width": 320, "height": 240}}
+    )
+    try:
+        if role == "rtcpeer-offers":
+            for track in stream.getTracks():
+                ours.pc.addTrack(track, stream)
+            theirs.pc.addTrack(AudioStreamTrack())
+            theirs.pc.addTrack(VideoStreamTrack())
+            channel = await ours.create_data_channel("up")
+            await negotiate(ours, theirs)
+        else:
+            theirs.pc.addTrack(AudioStreamTrack())
+            theirs.pc.addTrack(VideoStreamTrack())
+            channel = await theirs.create_data_channel("up")
+            await answer_with(theirs, ours, stream)
+        await channel.wait_open()
+        await poll(lambda: _both(their_tracks, our_tracks), bool)
+        # aiortc decodes what we send...
+        theirs_video = [await asyncio.wait_for(their_tracks["video"].recv(), 10) for _ in range(5)]
+        assert {(f.width, f.height) for f in theirs_video} == {(320, 240)}
+        theirs_audio = await asyncio.wait_for(their_tracks["audio"].recv(), 10)
+        assert theirs_audio.sample_rate == 48000
+        # ...and we decode what it sends.
+        ours_video = [await asyncio.wait_for(our_tracks["video"].recv(), 10) for _ in range(5)]
+        assert {(f.width, f.height) for f in ours_video} == {(640, 480)}
+        ours_audio = await asyncio.wait_for(our_tracks["audio"].recv(), 10)
+        assert ours_audio.sample_rate == 48000
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+async def _both(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return set(a) == set(b) == {"audio", "video"}
