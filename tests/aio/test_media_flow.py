@@ -210,3 +210,27 @@ async def test_get_user_media_constraints() -> None:
     video.stop()
     with pytest.raises(InvalidStateError):
         await video.recv()
+
+
+@pytest.mark.parametrize("mode", [1, 0])
+async def test_h264_when_preferred(pair: Any, mode: int) -> None:
+    a, b, tracks = pair
+    sender = a.addTrack(TestPatternTrack(320, 240, 30, level=90))
+    transceiver = next(t for t in a.getTransceivers() if t.sender is sender)
+    from rtcpeer import RTCRtpReceiver
+
+    codecs = RTCRtpReceiver.getCapabilities("video")["codecs"]  # type: ignore[index]
+    h264 = [
+        c for c in codecs
+        if c["mimeType"] == "video/H264" and f"packetization-mode={mode}" in c.get("sdpFmtpLine", "")
+    ]  # fmt: skip
+    transceiver.setCodecPreferences(h264)
+    await connect(a, b)
+    await until(lambda: tracks)
+    picture = await recv(tracks[0])
+    assert (picture.width, picture.height) == (320, 240)
+    assert 70 < brightness(picture) < 110
+    stats = await b.getStats()
+    inbound = next(r for r in stats.values() if r.type == "inbound-rtp")
+    assert stats[inbound.codecId].mimeType == "video/H264"
+    assert f"packetization-mode={mode}" in stats[inbound.codecId].sdpFmtpLine

@@ -229,3 +229,63 @@ async def test_media_both_ways_with_aiortc(role: str) -> None:
 
 async def _both(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return set(a) == set(b) == {"audio", "video"}
+
+
+def only_h264(transceiver: Any) -> None:
+    """Offer H.264 (packetization-mode 1) alone on this video transceiver."""
+    from rtcpeer import RTCRtpReceiver
+
+    codecs = RTCRtpReceiver.getCapabilities("video")["codecs"]  # type: ignore[index]
+    transceiver.setCodecPreferences(
+        [
+            c for c in codecs
+            if c["mimeType"] == "video/H264" and "packetization-mode=1" in c.get("sdpFmtpLine", "")
+        ]
+    )  # fmt: skip
+
+
+async def test_h264_both_ways_with_chromium() -> None:
+    """We offer only H.264 for video: Chromium decodes our x264 stream and sends its
+    camera in H.264, which we decode."""
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        tracks: dict[str, Any] = {}
+        ours.pc.ontrack = lambda e: tracks.setdefault(e.track.kind, e.track)
+        try:
+            await theirs.add_media("audio-video")  # its tracks take our m-lines
+            stream = await mediaDevices.getUserMedia(
+                {"audio": True, "video": {"width": 320, "height": 240}}
+            )
+            for track in stream.getTracks():
+                ours.pc.addTrack(track, stream)
+            only_h264(
+                next(t for t in ours.pc.getTransceivers() if t.receiver.track.kind == "video")
+            )
+            channel = await ours.create_data_channel("up")
+            await negotiate(ours, theirs)
+            await channel.wait_open()
+            theirs_stats = await poll(
+                lambda: theirs.stats(),
+                lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("framesDecoded", 0) >= 30,
+            )
+            video = by_kind(theirs_stats, "inbound-rtp")["video"]
+            codec = next(s for s in theirs_stats if s["id"] == video["codecId"])
+            assert codec["mimeType"] == "video/H264"
+            assert (video["frameWidth"], video["frameHeight"]) == (320, 240)
+            await poll(lambda: _has(tracks, "video"), bool)
+            pictures = [await asyncio.wait_for(tracks["video"].recv(), 10) for _ in range(10)]
+            assert all(p.width >= 160 for p in pictures)
+            ours_stats = await ours.stats()
+            inbound = by_kind(ours_stats, "inbound-rtp")["video"]
+            ours_codec = next(s for s in ours_stats if s["id"] == inbound["codecId"])
+            assert ours_codec["mimeType"] == "video/H264"
+            assert inbound["framesDecoded"] >= 10 and inbound["keyFramesDecoded"] >= 1
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+async def _has(tracks: dict[str, Any], kind: str) -> bool:
+    return kind in tracks

@@ -94,7 +94,7 @@ class SendPipe:
             self.stop()
             return
         encoding = encodings[0]
-        payloader = payloader_for(_subtype(codec))
+        payloader = payloader_for(_subtype(codec), codec.sdp_fmtp_line)
         if payloader is None:
             if self.unsupported != codec.mime_type:
                 logger.warning("cannot send %s yet: no media flows on this sender", codec.mime_type)
@@ -128,7 +128,7 @@ class SendPipe:
             )
             connection.add_send_stream(self.stream)
             self.codec = codec
-            self._encoder = encoder_for(_subtype(codec), negotiation.kind)
+            self._encoder = encoder_for(_subtype(codec), negotiation.kind, codec.sdp_fmtp_line)
             if isinstance(self._encoder, VideoEncoder):
                 self._encoder.bitrate = self._bitrate()
             self._keyframe = True

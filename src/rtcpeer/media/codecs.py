@@ -7,8 +7,9 @@ raw frames whose ``pts`` is the RTP timestamp (``time_base`` 1/clock rate).
 
 Audio is resampled to the codec's rate and cut into 20 ms frames (RFC 7587 §4.2
 recommends 20 ms for Opus; G.711 uses the same packet time). Video is converted to
-I420 and encoded for real time (no look-ahead, error resilient), VP8 through libvpx;
-a key frame can be forced (PLI/FIR). The target bitrate is set by the owner.
+I420 and encoded for real time (no look-ahead, error resilient), VP8 through libvpx,
+H.264 (constrained baseline, Annex B) through x264 and FFmpeg's decoder; a key frame
+can be forced (PLI/FIR). The target bitrate is set by the owner.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import av.audio.resampler
 from av.audio.frame import AudioFrame
 from av.codec.context import CodecContext
 from av.video.frame import PictureType, VideoFrame
+
+from rtcpeer.media.payload import h264_packetization_mode
+from rtcpeer.rtp.sender import PAYLOAD_BUDGET
 
 __all__ = [
     "AudioDecoder",
@@ -42,7 +46,16 @@ _VIDEO_CLOCK: Final = 90000
 #: FFmpeg encoder and decoder names of the codecs we handle.
 _AUDIO: Final = {"opus": ("libopus", "libopus", 48000), "pcmu": ("pcm_mulaw", "pcm_mulaw", 8000),
                  "pcma": ("pcm_alaw", "pcm_alaw", 8000)}  # fmt: skip
-_VIDEO: Final = {"vp8": ("libvpx", "libvpx")}
+_VIDEO: Final = {"vp8": ("libvpx", "libvpx"), "h264": ("libx264", "h264")}
+#: Real-time settings per encoder: no look-ahead, no B-frames, key frames on demand.
+_VIDEO_OPTIONS: Final = {
+    "libvpx": {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
+               "error-resilient": "1", "auto-alt-ref": "0", "static-thresh": "0"},
+    # Constrained baseline (profile-level-id 42e01f and 42001f decoders take it);
+    # SPS/PPS before every IDR so a receiver can join at any key frame.
+    "libx264": {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline",
+                "forced-idr": "1", "x264-params": "repeat-headers=1:scenecut=0:annexb=1"},
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +117,17 @@ class AudioEncoder:
 class VideoEncoder:
     """I420 at the frame's size (re-opened when it changes), real-time settings."""
 
-    def __init__(self, codec: str, *, bitrate: int = 1_000_000, framerate: int = 30) -> None:
+    def __init__(
+        self,
+        codec: str,
+        *,
+        bitrate: int = 1_000_000,
+        framerate: int = 30,
+        max_nal_size: int | None = None,
+    ) -> None:
         self._name = _VIDEO[codec.lower()][0]
+        #: H.264 packetization-mode 0: every slice must fit one packet.
+        self.max_nal_size = max_nal_size
         self.clock_rate = _VIDEO_CLOCK
         self.bitrate = bitrate
         self.framerate = framerate
@@ -123,14 +145,12 @@ class VideoEncoder:
         ctx.framerate = fractions.Fraction(self.framerate, 1)
         ctx.bit_rate = self.bitrate
         ctx.gop_size = 3000  # key frames when asked (PLI/FIR) or every 100 s
-        ctx.options = {
-            "deadline": "realtime",
-            "cpu-used": "8",
-            "lag-in-frames": "0",
-            "error-resilient": "1",
-            "auto-alt-ref": "0",
-            "static-thresh": "0",
-        }
+        options = dict(_VIDEO_OPTIONS[self._name])
+        if self._name == "libx264":
+            ctx.max_b_frames = 0
+            if self.max_nal_size is not None:
+                options["x264-params"] += f":slice-max-size={self.max_nal_size}"
+        ctx.options = options
         ctx.open()
         self._size = (width, height)
         return ctx
@@ -222,12 +242,16 @@ class VideoDecoder:
 Decoder = AudioDecoder | VideoDecoder
 
 
-def encoder_for(codec: str, kind: str) -> Encoder | None:
+def encoder_for(codec: str, kind: str, fmtp: str | None = None) -> Encoder | None:
+    """An encoder for a negotiated codec (``fmtp`` matters for H.264's mode)."""
     name = codec.lower()
     if kind == "audio" and name in _AUDIO:
         return AudioEncoder(name)
     if kind == "video" and name in _VIDEO:
-        return VideoEncoder(name)
+        max_nal = None
+        if name == "h264" and h264_packetization_mode(fmtp) == 0:
+            max_nal = PAYLOAD_BUDGET
+        return VideoEncoder(name, max_nal_size=max_nal)
     return None
 
 

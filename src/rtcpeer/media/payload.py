@@ -6,6 +6,10 @@ is a key frame, and strips the payload header so the frames of a codec can be
 re-assembled (:mod:`rtcpeer.rtp.jitterbuffer`).
 
 - VP8: RFC 7741 (payload descriptor with a 15-bit PictureID, §4.2).
+- H.264: RFC 6184 with packetization-mode 1 (single NAL units, STAP-A aggregation of
+  small NAL units such as SPS/PPS, FU-A fragmentation of large ones; §5.6-5.8) or
+  mode 0 (single NAL units only: the encoder must keep each slice within budget).
+  Frames travel as Annex B byte streams (start codes) on either side.
 - Opus (RFC 7587 §4.2), G.711 (RFC 3551 §4.5.14) and G.722: one frame per packet,
   no payload header.
 """
@@ -17,6 +21,8 @@ from typing import Final, Protocol
 __all__ = [
     "AudioPayloader",
     "Depayloader",
+    "H264Depayloader",
+    "H264Payloader",
     "Payloader",
     "Vp8Depayloader",
     "Vp8Payloader",
@@ -150,17 +156,164 @@ class Vp8Depayloader:
         return payload[self._header_length(payload) :]
 
 
+_NAL_STAP_A: Final = 24
+_NAL_FU_A: Final = 28
+_NAL_IDR: Final = 5
+_NAL_SPS: Final = 7
+_START_CODE: Final = b"\x00\x00\x00\x01"
+
+
+def split_annexb(stream: bytes) -> list[bytes]:
+    """The NAL units of an Annex B byte stream (3- or 4-byte start codes)."""
+    units = []
+    pos = stream.find(b"\x00\x00\x01")
+    if pos < 0:
+        return [stream] if stream else []
+    pos += 3
+    while True:
+        nxt = stream.find(b"\x00\x00\x01", pos)
+        if nxt < 0:
+            unit = stream[pos:]
+            if unit:
+                units.append(unit)
+            return units
+        end = nxt - 1 if nxt > pos and stream[nxt - 1] == 0 else nxt
+        if end > pos:
+            units.append(stream[pos:end])
+        pos = nxt + 3
+
+
+class H264Payloader:
+    """RFC 6184 §5.6-5.8: NAL units of an access unit as single-NAL, STAP-A and
+    FU-A packets (``mode`` 1), or single-NAL packets only (``mode`` 0)."""
+
+    __slots__ = ("mode",)
+
+    def __init__(self, mode: int = 1) -> None:
+        self.mode = mode
+
+    def payload(self, frame: bytes, budget: int) -> list[bytes]:
+        out: list[bytes] = []
+        units = split_annexb(frame)
+        if self.mode == 0:
+            return units
+        pending: list[bytes] = []  # small units waiting to be aggregated
+        pending_size = 1
+
+        def flush() -> None:
+            nonlocal pending_size
+            if len(pending) == 1:
+                out.append(pending[0])
+            elif pending:
+                nri = max(u[0] & 0x60 for u in pending)
+                body = b"".join(len(u).to_bytes(2) + u for u in pending)
+                out.append(bytes([nri | _NAL_STAP_A]) + body)
+            pending.clear()
+            pending_size = 1
+
+        for unit in units:
+            if len(unit) > budget:
+                flush()
+                header = unit[0]
+                indicator = (header & 0xE0) | _NAL_FU_A
+                kind = header & 0x1F
+                data = memoryview(unit)[1:]
+                size = budget - 2
+                count = -(-len(data) // size)
+                size = -(-len(data) // count)
+                for i in range(count):
+                    fu = kind | (0x80 if i == 0 else 0) | (0x40 if i == count - 1 else 0)
+                    out.append(bytes((indicator, fu)) + data[i * size : (i + 1) * size])
+                continue
+            if pending_size + 2 + len(unit) > budget:
+                flush()
+            pending.append(unit)
+            pending_size += 2 + len(unit)
+        flush()
+        return out
+
+
+class H264Depayloader:
+    """RFC 6184 payloads back to an Annex B byte stream."""
+
+    __slots__ = ()
+    whole_frames = False
+
+    def is_frame_start(self, payload: bytes) -> bool:
+        if not payload:
+            return False
+        kind = payload[0] & 0x1F
+        if kind == _NAL_FU_A:
+            return len(payload) > 1 and payload[1] & 0x80 != 0
+        return 0 < kind <= _NAL_STAP_A
+
+    def is_keyframe(self, payload: bytes) -> bool:
+        if not payload:
+            return False
+        kind = payload[0] & 0x1F
+        if kind == _NAL_FU_A:
+            return len(payload) > 1 and payload[1] & 0x1F in (_NAL_IDR, _NAL_SPS)
+        if kind == _NAL_STAP_A:
+            pos = 1
+            while pos + 3 <= len(payload):
+                size = int.from_bytes(payload[pos : pos + 2])
+                if payload[pos + 2] & 0x1F in (_NAL_IDR, _NAL_SPS):
+                    return True
+                pos += 2 + size
+            return False
+        return kind in (_NAL_IDR, _NAL_SPS)
+
+    def strip(self, payload: bytes) -> bytes:
+        if not payload:
+            raise ValueError("empty H.264 payload")
+        kind = payload[0] & 0x1F
+        if kind == _NAL_FU_A:
+            if len(payload) < 2:
+                raise ValueError("truncated FU-A")
+            if payload[1] & 0x80:
+                header = (payload[0] & 0xE0) | (payload[1] & 0x1F)
+                return _START_CODE + bytes([header]) + payload[2:]
+            return payload[2:]
+        if kind == _NAL_STAP_A:
+            parts = []
+            pos = 1
+            while pos < len(payload):
+                if pos + 2 > len(payload):
+                    raise ValueError("truncated STAP-A size")
+                size = int.from_bytes(payload[pos : pos + 2])
+                pos += 2
+                if size == 0 or pos + size > len(payload):
+                    raise ValueError("STAP-A unit runs past the payload")
+                parts.append(_START_CODE + payload[pos : pos + size])
+                pos += size
+            return b"".join(parts)
+        if kind == 0 or kind > _NAL_STAP_A:
+            raise ValueError(f"unsupported H.264 NAL unit type {kind}")
+        return _START_CODE + payload
+
+
 _AUDIO = frozenset({"opus", "pcmu", "pcma", "g722"})
 
 
-def payloader_for(codec: str) -> Payloader | None:
-    """The payloader of a codec name (``"VP8"``, ``"opus"``...); None if unsupported."""
+def payloader_for(codec: str, fmtp: str | None = None) -> Payloader | None:
+    """The payloader of a codec name (``"VP8"``, ``"opus"``...); None if unsupported.
+    H.264's ``packetization-mode`` comes from ``fmtp``."""
     name = codec.lower()
     if name in _AUDIO:
         return AudioPayloader()
     if name == "vp8":
         return Vp8Payloader()
+    if name == "h264":
+        return H264Payloader(h264_packetization_mode(fmtp))
     return None
+
+
+def h264_packetization_mode(fmtp: str | None) -> int:
+    for part in (fmtp or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "packetization-mode" and value.strip() == "1":
+            return 1
+    return 0
 
 
 def depayloader_for(codec: str) -> Depayloader | None:
@@ -169,4 +322,6 @@ def depayloader_for(codec: str) -> Depayloader | None:
         return AudioDepayloader()
     if name == "vp8":
         return Vp8Depayloader()
+    if name == "h264":
+        return H264Depayloader()
     return None

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from rtcpeer.media.payload import (
     AudioPayloader,
+    H264Depayloader,
+    H264Payloader,
     Vp8Depayloader,
     Vp8Payloader,
     depayloader_for,
@@ -70,4 +72,78 @@ def test_audio_formats_are_one_frame_per_packet() -> None:
         assert payloader_for(name) is not None
         depay = depayloader_for(name)
         assert depay is not None and depay.whole_frames
-    assert payloader_for("H264") is None and depayloader_for("AV1") is None
+    assert payloader_for("VP9") is None and depayloader_for("AV1") is None
+
+
+def annexb(*units: bytes) -> bytes:
+    return b"".join(b"\x00\x00\x00\x01" + u for u in units)
+
+
+SPS = b"\x67" + bytes(range(1, 12))
+PPS = b"\x68\xce\x3c\x80"
+IDR = b"\x65" + bytes(range(256)) * 20  # 5121 bytes: fragmented
+P_SLICE = b"\x41" + b"\x9a" * 300
+
+
+def test_h264_mode_1_aggregates_small_units_and_fragments_large_ones() -> None:
+    packets = H264Payloader(1).payload(annexb(SPS, PPS, IDR), 1100)
+    assert packets[0][0] & 0x1F == 24  # STAP-A with SPS and PPS
+    assert packets[0][1:3] == len(SPS).to_bytes(2)
+    fu = packets[1:]
+    assert all(p[0] & 0x1F == 28 for p in fu)  # FU-A
+    assert fu[0][1] & 0x80 and not fu[0][1] & 0x40  # S on the first
+    assert fu[-1][1] & 0x40 and not fu[-1][1] & 0x80  # E on the last
+    assert all(p[1] & 0x1F == 5 for p in fu)
+    assert all(len(p) <= 1100 for p in packets)
+    depay = H264Depayloader()
+    assert depay.is_frame_start(packets[0]) and depay.is_keyframe(packets[0])
+    assert not depay.is_frame_start(fu[1])
+    assert depay.is_keyframe(fu[0])
+    assert b"".join(depay.strip(p) for p in packets) == annexb(SPS, PPS, IDR)
+
+
+def test_h264_mode_0_sends_single_nal_units() -> None:
+    packets = H264Payloader(0).payload(annexb(SPS, PPS, P_SLICE), 1100)
+    assert packets == [SPS, PPS, P_SLICE]
+    depay = H264Depayloader()
+    assert depay.is_keyframe(packets[0]) and not depay.is_keyframe(packets[2])
+    assert b"".join(depay.strip(p) for p in packets) == annexb(SPS, PPS, P_SLICE)
+
+
+def test_annexb_split_takes_three_and_four_byte_start_codes() -> None:
+    from rtcpeer.media.payload import split_annexb
+
+    stream = b"\x00\x00\x01" + SPS + b"\x00\x00\x00\x01" + PPS + b"\x00\x00\x01" + P_SLICE
+    assert split_annexb(stream) == [SPS, PPS, P_SLICE]
+    assert split_annexb(b"") == []
+
+
+@given(
+    st.lists(st.binary(min_size=1, max_size=4000), min_size=1, max_size=8), st.integers(60, 1400)
+)
+def test_h264_round_trip(bodies: list[bytes], budget: int) -> None:
+    # NAL units whose bodies hold no start-code-like runs (as emulation prevention
+    # guarantees in a real stream).
+    units = [bytes([0x41]) + b.replace(b"\x00", b"\x01") for b in bodies]
+    frame = annexb(*units)
+    packets = H264Payloader(1).payload(frame, budget)
+    assert all(len(p) <= budget for p in packets)
+    depay = H264Depayloader()
+    assert b"".join(depay.strip(p) for p in packets) == frame
+
+
+@pytest.mark.parametrize(
+    "bad", [b"", b"\x1c", b"\x18\x00", b"\x18\x00\x09\x41", b"\x00abc", b"\x1eab"]
+)
+def test_h264_malformed_payloads_are_value_errors(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        H264Depayloader().strip(bad)
+
+
+def test_h264_payloaders_follow_packetization_mode() -> None:
+    mode1 = payloader_for(
+        "H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+    )
+    mode0 = payloader_for("H264", "profile-level-id=42e01f")
+    assert isinstance(mode1, H264Payloader) and mode1.mode == 1
+    assert isinstance(mode0, H264Payloader) and mode0.mode == 0
