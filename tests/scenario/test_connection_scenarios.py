@@ -412,3 +412,42 @@ def test_unrepairable_loss_freezes_video_until_the_pli_brings_a_key_frame() -> N
     # Frames between the loss and the key frame were not delivered; the rest were.
     assert 0 < 120 - len(got) < 30
     assert all(not k for k in keys[resumed + 1 :])
+
+
+@pytest.mark.parametrize(("seed", "queue"), [(1, 30_000), (2, 30_000), (3, 64_000)])
+def test_congestion_control_finds_a_600_kbps_bottleneck(seed: int, queue: int) -> None:
+    """The sender starts at 1 Mbit/s into a 600 kbit/s link with a drop-tail queue
+    (400 ms or 850 ms deep) and sizes its frames to the estimator's target, making a
+    key frame when asked (as the encoder does): the target backs off and settles
+    around the bottleneck, and nearly every frame arrives."""
+    from rtcpeer.rtp.session import FrameReceived, KeyframeRequested, TargetBitrate
+
+    a, b, sim = _video_pair(seed, {"latency": 0.02, "rate": 75_000, "queue_bytes": queue})
+    for node in (a, b):
+        node.conn.rtp.set_transport_cc_extension(3)
+    rng = random.Random(seed)
+    sent: list[int] = []
+    seen = {"events": 0}
+
+    def send(i: int) -> None:
+        fresh = b.events[seen["events"] :]
+        seen["events"] = len(b.events)
+        key = i == 0 or any(isinstance(e, KeyframeRequested) for e in fresh)
+        target = b.conn.rtp.bwe.target_bitrate
+        frame = bytes([0x10 if key else 0x11]) + rng.randbytes(max(200, target // 8 // 30))
+        b.conn.send_frame(sim.now, 0xCAFE, frame, i * 3000, key)
+        b.drain(sim.now)
+        sent.append(target)
+
+    for i in range(30 * 40):
+        sim.call_at(sim.now + i / 30, lambda i=i: send(i))
+    sim.run(42.0)
+    targets = [e.bitrate for e in b.events if isinstance(e, TargetBitrate)]
+    assert targets and min(targets) < 600_000  # it backed off from 1 Mbit/s
+    settled = sent[-300:]  # the last 10 s
+    assert 400_000 < sum(settled) / len(settled) < 650_000
+    assert max(settled) < 700_000
+    got = [e for e in a.events if isinstance(e, FrameReceived)]
+    assert len(got) > 0.93 * 30 * 40
+    assert a.conn.rtp.twcc.feedback_sent > 100
+    assert b.conn.rtp.bwe.feedback_received > 100

@@ -13,18 +13,36 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from rtcpeer.media.payload import Payloader
 from rtcpeer.rtp.packet import RtpHeader
 
-__all__ = ["RtpSendStream"]
+__all__ = ["RtpSendStream", "TransportSequence"]
 
 _HISTORY: Final = 1024
 #: What one RTP packet may hold after the RTP header, SRTP tag and TURN framing are
 #: taken from a 1200-byte datagram.
 PAYLOAD_BUDGET: Final = 1100
+
+
+class TransportSequence:
+    """The transport-wide sequence numbers of one transport (all its streams, RTX
+    included), for congestion control feedback."""
+
+    __slots__ = ("_next", "extension", "on_sent")
+
+    def __init__(self, extension: int, on_sent: Callable[[float, int, int], None]) -> None:
+        self.extension = extension
+        self._next = 1
+        #: Called with (now, sequence, packet size) for every packet stamped.
+        self.on_sent = on_sent
+
+    def take(self) -> int:
+        seq = self._next
+        self._next = (seq + 1) & 0xFFFF
+        return seq
 
 
 class RtpSendStream:
@@ -62,6 +80,9 @@ class RtpSendStream:
         self._rtx_seq = rng.getrandbits(16)
         self.timestamp_offset = rng.getrandbits(32)
         self._history: dict[int, bytes] = {}
+        self._resent: dict[int, float] = {}
+        #: Set by the session when transport-wide congestion control was negotiated.
+        self.transport: TransportSequence | None = None
         self._history_size = history
         # W3C outbound-rtp counters.
         self.packets_sent = 0
@@ -85,13 +106,18 @@ class RtpSendStream:
         packets = []
         last = len(payloads) - 1
         history = self._history
+        transport = self.transport
         for i, payload in enumerate(payloads):
             seq = self._seq
             self._seq = (seq + 1) & 0xFFFF
-            header = RtpHeader(
-                self.payload_type, seq, ts, self.ssrc, i == last, (), self._extensions
-            )
+            extensions = self._extensions
+            if transport is not None:
+                tseq = transport.take()
+                extensions = {**extensions, transport.extension: tseq.to_bytes(2)}
+            header = RtpHeader(self.payload_type, seq, ts, self.ssrc, i == last, (), extensions)
             packet = header.serialize(payload)
+            if transport is not None:
+                transport.on_sent(now, tseq, len(packet))
             packets.append(packet)
             history[seq] = packet
             self.packets_sent += 1
@@ -106,18 +132,42 @@ class RtpSendStream:
         self.last_sent_at = now
         return packets
 
-    def retransmit(self, sequence_numbers: Iterable[int]) -> list[bytes]:
-        """Packets answering a NACK for ``sequence_numbers`` (those still kept)."""
+    def retransmit(
+        self,
+        now: float,
+        sequence_numbers: Iterable[int],
+        *,
+        min_interval: float = 0.0,
+        budget: int | None = None,
+    ) -> list[bytes]:
+        """Packets answering a NACK for ``sequence_numbers`` (those still kept).
+
+        A packet resent less than ``min_interval`` ago (about a round trip) is not
+        sent again: the first copy may still be on its way. At most ``budget``
+        bytes go out, so repairs cannot crowd out the media on a congested path.
+        """
         self.nack_count += 1
         out = []
+        resent = self._resent
         for seq in sequence_numbers:
-            original = self._history.get(seq & 0xFFFF)
+            seq &= 0xFFFF
+            original = self._history.get(seq)
             if original is None:
                 continue
+            last = resent.get(seq)
+            if last is not None and now - last < min_interval:
+                continue
+            if budget is not None:
+                if budget < len(original):
+                    break
+                budget -= len(original)
+            resent[seq] = now
+            if len(resent) > self._history_size:
+                del resent[next(iter(resent))]
             if self.rtx_ssrc is None or self.rtx_payload_type is None:
-                packet = original
+                packet = self._restamp(now, original) if self.transport else original
             else:
-                packet = self._rtx(original)
+                packet = self._rtx(now, original)
             payload = len(original) - RtpHeader.parse(original).payload_offset
             # W3C: packetsSent and bytesSent include retransmissions.
             self.packets_sent += 1
@@ -127,13 +177,33 @@ class RtpSendStream:
             out.append(packet)
         return out
 
-    def _rtx(self, original: bytes) -> bytes:
+    def _stamped(self, extensions: dict[int, bytes]) -> tuple[dict[int, bytes], int | None]:
+        transport = self.transport
+        if transport is None:
+            return extensions, None
+        tseq = transport.take()
+        return {**extensions, transport.extension: tseq.to_bytes(2)}, tseq
+
+    def _restamp(self, now: float, original: bytes) -> bytes:
+        """The same packet with a new transport-wide sequence number."""
+        header = RtpHeader.parse(original)
+        extensions, tseq = self._stamped(header.extensions)
+        packet = RtpHeader(
+            header.payload_type, header.sequence_number, header.timestamp, header.ssrc,
+            header.marker, header.csrcs, extensions,
+        ).serialize(original[header.payload_offset :])  # fmt: skip
+        if tseq is not None and self.transport is not None:
+            self.transport.on_sent(now, tseq, len(packet))
+        return packet
+
+    def _rtx(self, now: float, original: bytes) -> bytes:
         """RFC 4588 §4: the RTX SSRC and payload type, its own sequence number, and
         the original sequence number ahead of the original payload."""
         header = RtpHeader.parse(original)
         assert self.rtx_ssrc is not None and self.rtx_payload_type is not None
         seq = self._rtx_seq
         self._rtx_seq = (seq + 1) & 0xFFFF
+        extensions, tseq = self._stamped(header.extensions)
         rtx = RtpHeader(
             self.rtx_payload_type,
             seq,
@@ -141,10 +211,13 @@ class RtpSendStream:
             self.rtx_ssrc,
             header.marker,
             header.csrcs,
-            header.extensions,
+            extensions,
         )
         osn = struct.pack("!H", header.sequence_number)
-        return rtx.serialize(osn + original[header.payload_offset :])
+        packet = rtx.serialize(osn + original[header.payload_offset :])
+        if tseq is not None and self.transport is not None:
+            self.transport.on_sent(now, tseq, len(packet))
+        return packet
 
     def sender_info(self, now: float) -> tuple[int, int, int] | None:
         """RTP timestamp at ``now`` (extrapolated from the last frame), packet and

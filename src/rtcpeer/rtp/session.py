@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from rtcpeer.media.payload import depayloader_for
+from rtcpeer.rtp.bwe import BandwidthEstimator
 from rtcpeer.rtp.jitterbuffer import EncodedFrame, FrameAssembler
 from rtcpeer.rtp.packet import (
     ReportBlock,
     RtcpFir,
     RtcpNack,
+    RtcpOther,
     RtcpPacket,
     RtcpPli,
     RtcpReceiverReport,
@@ -39,7 +41,8 @@ from rtcpeer.rtp.packet import (
     parse_rtcp,
     serialize_rtcp,
 )
-from rtcpeer.rtp.sender import RtpSendStream
+from rtcpeer.rtp.sender import RtpSendStream, TransportSequence
+from rtcpeer.rtp.twcc import TWCC_FMT, TwccFeedback, TwccParseError, TwccRecorder
 
 __all__ = [
     "FrameReceived",
@@ -50,6 +53,7 @@ __all__ = [
     "RtpSession",
     "RtpStreamStarted",
     "SessionEvent",
+    "TargetBitrate",
 ]
 
 _MAX_DROPOUT: Final = 3000
@@ -63,6 +67,9 @@ _NACK_MAX_AGE: Final = 1.0
 _PLI_INTERVAL: Final = 0.3
 _SEEN_WINDOW: Final = 1024  # a power of two
 _LEADING_NACK: Final = 8
+#: Retransmissions may use this share of the target bitrate, in bursts of this long.
+_REPAIR_SHARE: Final = 0.3
+_REPAIR_BURST: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +98,14 @@ class KeyframeRequested:
     fir: bool = False
 
 
-SessionEvent = RtpStreamStarted | FrameReceived | KeyframeRequested
+@dataclass(frozen=True, slots=True)
+class TargetBitrate:
+    """The congestion controller's target for everything we send, bits per second."""
+
+    bitrate: int
+
+
+SessionEvent = RtpStreamStarted | FrameReceived | KeyframeRequested | TargetBitrate
 
 
 @dataclass(slots=True)
@@ -257,12 +271,31 @@ class RtpSession:
         #: Remote RTX SSRC -> the SSRC it repairs (``a=ssrc-group:FID``).
         self.rtx_ssrcs: dict[int, int] = {}
         self._next_nack: float | None = None
+        #: Congestion control (transport-wide feedback), once the owner enables it.
+        self.bwe = BandwidthEstimator()
+        self.twcc = TwccRecorder(self.ssrc)
+        self._transport: TransportSequence | None = None
+        self._transport_extension: int | None = None
+        self._announced_bitrate: int | None = None
+        self._repair_budget = 0.0
+        self._repair_at: float | None = None
 
     def set_mid_extension(self, ext_id: int | None) -> None:
         """The negotiated id of ``urn:ietf:params:rtp-hdrext:sdes:mid``."""
         self._mid_extension = ext_id
 
     # -- input --------------------------------------------------------------------------
+
+    def set_transport_cc_extension(self, ext_id: int | None) -> None:
+        """The negotiated id of the transport-wide sequence number extension: our
+        packets carry it (and feed :attr:`bwe`), the peer's are reported back."""
+        self._transport_extension = ext_id
+        if ext_id is None:
+            self._transport = None
+        elif self._transport is None or self._transport.extension != ext_id:
+            self._transport = TransportSequence(ext_id, self.bwe.on_packet_sent)
+        for stream in self.send_streams.values():
+            stream.transport = self._transport
 
     def handle_rtp(self, now: float, packet: bytes) -> RtpHeader | None:
         """A decrypted RTP packet: its header (None when malformed or dropped)."""
@@ -271,6 +304,10 @@ class RtpSession:
         except RtpParseError:
             self.dropped += 1
             return None
+        if self._transport_extension is not None:
+            raw = header.extensions.get(self._transport_extension)
+            if raw is not None and len(raw) == 2:
+                self.twcc.record(now, int.from_bytes(raw), header.ssrc)
         if header.payload_type in self.rtx_payload_types:
             return self._handle_rtx(now, header, packet)
         return self._handle_media(now, header, packet, False)
@@ -369,7 +406,12 @@ class RtpSession:
         return header
 
     def _track_loss(
-        self, now: float, stream: ReceiveStream, previous: int, seq: int, payload: bytes
+        self,
+        now: float,
+        stream: ReceiveStream,
+        previous: int,
+        seq: int,
+        payload: bytes,
     ) -> None:
         current = stream.extended_highest
         missing = stream.missing
@@ -418,6 +460,7 @@ class RtpSession:
     # -- sending ---------------------------------------------------------------------------
 
     def add_send_stream(self, stream: RtpSendStream) -> None:
+        stream.transport = self._transport
         self.send_streams[stream.ssrc] = stream
 
     def remove_send_stream(self, ssrc: int) -> None:
@@ -470,12 +513,21 @@ class RtpSession:
             elif isinstance(part, RtcpNack):
                 sender = self.send_streams.get(part.media_ssrc)
                 if sender is not None:
-                    self._rtp_out.extend(sender.retransmit(part.lost))
+                    self._retransmit(now, sender, part.lost)
             elif isinstance(part, RtcpPli):
                 sender = self.send_streams.get(part.media_ssrc)
                 if sender is not None:
                     sender.pli_count += 1
                     self._events.append(KeyframeRequested(sender.ssrc))
+            elif isinstance(part, RtcpOther):
+                if part.packet_type == 205 and part.count == TWCC_FMT:
+                    try:
+                        feedback = TwccFeedback.parse_body(part.body)
+                    except TwccParseError:
+                        self.dropped += 1
+                        continue
+                    self.bwe.on_feedback(now, feedback)
+                    self._announce_bitrate()
             elif isinstance(part, RtcpFir):
                 for ssrc, _seq in part.entries:
                     sender = self.send_streams.get(ssrc)
@@ -483,6 +535,34 @@ class RtpSession:
                         sender.fir_count += 1
                         self._events.append(KeyframeRequested(sender.ssrc, fir=True))
         return parts
+
+    def _retransmit(self, now: float, sender: RtpSendStream, lost: tuple[int, ...]) -> None:
+        """Answer a NACK within a repair budget of a fraction of the target rate
+        (libwebrtc likewise caps retransmissions), once per round trip per packet."""
+        rate = _REPAIR_SHARE * self.bwe.target_bitrate / 8
+        if self._repair_at is None:
+            self._repair_budget = rate * _REPAIR_BURST
+        else:
+            self._repair_budget += (now - self._repair_at) * rate
+        self._repair_at = now
+        self._repair_budget = min(self._repair_budget, rate * _REPAIR_BURST)
+        report = self.remote_reports.get(sender.ssrc)
+        rtt = report.round_trip_time if report is not None else None
+        packets = sender.retransmit(
+            now,
+            lost,
+            min_interval=0.5 * rtt if rtt else 0.05,
+            budget=int(self._repair_budget) if self._transport is not None else None,
+        )
+        self._repair_budget -= sum(len(p) for p in packets)
+        self._rtp_out.extend(packets)
+
+    def _announce_bitrate(self) -> None:
+        target = self.bwe.target_bitrate
+        last = self._announced_bitrate
+        if last is None or abs(target - last) > 0.05 * last:
+            self._announced_bitrate = target
+            self._events.append(TargetBitrate(target))
 
     def _remember_reports(self, now: float, reports: tuple[ReportBlock, ...]) -> None:
         for block in reports:
@@ -511,7 +591,11 @@ class RtpSession:
         self._next_report = now + self.report_interval * (0.5 + self.rng.random())
 
     def poll_timeout(self) -> float | None:
-        deadlines = [t for t in (self._next_report, self._next_nack) if t is not None]
+        deadlines = [
+            t
+            for t in (self._next_report, self._next_nack, self.twcc.poll_timeout())
+            if t is not None
+        ]
         for stream in self.streams.values():
             if stream.assembler is not None:
                 deadline = stream.assembler.poll_timeout()
@@ -529,6 +613,7 @@ class RtpSession:
                     self._drain_assembler(now, stream)
         if self._next_nack is not None and now >= self._next_nack:
             self._send_nacks(now)
+        self._out.extend(self.twcc.feedback(now))
         if self._next_report is None or now < self._next_report:
             return
         self._schedule_report(now)
@@ -553,13 +638,14 @@ class RtpSession:
                 stream.nack_count += 1
                 packet = RtcpNack(self._sender_ssrc(), stream.ssrc, tuple(e & 0xFFFF for e in due))
                 self._out.append(serialize_rtcp([packet]))
-            for when, _tries, _first in stream.missing.values():
+            for when, *_ in stream.missing.values():
                 if self._next_nack is None or when < self._next_nack:
                     self._next_nack = when
 
     def _retry_interval(self) -> float:
+        """Ask again after about 1.5 round trips (when our own reports measured one)."""
         rtts = [r.round_trip_time for r in self.remote_reports.values() if r.round_trip_time]
-        return max(0.02, min(0.2, 1.5 * max(rtts))) if rtts else 0.1
+        return max(0.02, min(0.5, 1.5 * max(rtts))) if rtts else 0.1
 
     def _send_report(self, now: float) -> None:
         blocks = tuple(s.report_block(now) for s in list(self.streams.values())[:31])

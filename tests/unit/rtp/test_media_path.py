@@ -165,7 +165,7 @@ def test_send_stream_answers_nack_with_rtx() -> None:
     stream = _send_stream(rtx_ssrc=0x2222, rtx_payload_type=97)
     packets = stream.send_frame(0.0, vp8_frame(0, 2000, True), 0, True)
     original = RtpHeader.parse(packets[1])
-    [rtx] = stream.retransmit([original.sequence_number, (original.sequence_number + 50)])
+    [rtx] = stream.retransmit(0.0, [original.sequence_number, (original.sequence_number + 50)])
     header = RtpHeader.parse(rtx)
     assert (header.ssrc, header.payload_type) == (0x2222, 97)
     payload = rtx[header.payload_offset :]
@@ -174,7 +174,7 @@ def test_send_stream_answers_nack_with_rtx() -> None:
     assert stream.retransmitted_packets_sent == 1 and stream.nack_count == 1
     plain = _send_stream()
     sent = plain.send_frame(0.0, b"\x10abc", 0, True)
-    assert plain.retransmit([RtpHeader.parse(sent[0]).sequence_number]) == sent
+    assert plain.retransmit(0.0, [RtpHeader.parse(sent[0]).sequence_number]) == sent
 
 
 def _receiver() -> RtpSession:
