@@ -289,3 +289,53 @@ async def test_h264_both_ways_with_chromium() -> None:
 
 async def _has(tracks: dict[str, Any], kind: str) -> bool:
     return kind in tracks
+
+
+async def test_transport_wide_congestion_feedback_both_ways_with_chromium() -> None:
+    """Both directions carry transport-wide sequence numbers: Chromium's feedback
+    reaches our estimator, and ours lets Chromium's estimate climb past the 300 kbit/s
+    it holds without feedback."""
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            await theirs.add_media("audio-video")
+            stream = await mediaDevices.getUserMedia(
+                {"audio": True, "video": {"width": 320, "height": 240}}
+            )
+            for track in stream.getTracks():
+                ours.pc.addTrack(track, stream)
+            channel = await ours.create_data_channel("up")
+            await negotiate(ours, theirs)
+            await channel.wait_open()
+
+            def chromium_pair(stats: list[dict[str, Any]]) -> dict[str, Any]:
+                return next(
+                    (s for s in stats if s["type"] == "candidate-pair" and s.get("nominated")), {}
+                )
+
+            stats = await poll(
+                lambda: theirs.stats(),
+                lambda s: chromium_pair(s).get("availableOutgoingBitrate", 0) > 300_000,
+                timeout=20.0,
+            )
+            assert chromium_pair(stats)["availableOutgoingBitrate"] > 300_000
+            ours_stats = await poll(
+                lambda: ours.stats(),
+                lambda s: any(
+                    r["type"] == "candidate-pair" and r.get("availableOutgoingBitrate") for r in s
+                ),
+            )
+            rtp = ours.pc._connection.rtp
+
+            async def feedback() -> int:
+                return rtp.bwe.feedback_received
+
+            await poll(feedback, lambda n: n > 10)  # Chromium reports every 50-250 ms
+            assert rtp.twcc.feedback_sent > 10
+            video = by_kind(ours_stats, "outbound-rtp")["video"]
+            assert video["targetBitrate"] > 0
+        finally:
+            await ours.close()
+            await theirs.close()

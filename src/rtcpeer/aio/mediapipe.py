@@ -49,8 +49,16 @@ logger = logging.getLogger(__name__)
 
 _MID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _VIDEO_CLOCK: Final = 90000
-#: Without congestion control (not built yet) video is encoded at a fixed target.
+#: Video starts here and follows the congestion controller's target (TWCC), up to
+#: ``maxBitrate`` or the ceiling.
 _VIDEO_BITRATE: Final = 1_000_000
+_VIDEO_CEILING: Final = 2_500_000
+_VIDEO_FLOOR: Final = 50_000
+#: The encoders cannot change rate while open (PyAV): a new rate re-opens them, which
+#: costs a key frame, so small or frequent changes are not worth it.
+_RETARGET_RATIO: Final = 0.2
+_RETARGET_INTERVAL: Final = 1.0
+_AUDIO_BITRATE: Final = 40_000  # Opus at 32 kbit/s and its RTP/SRTP overhead
 
 
 def _subtype(codec: NegotiatedCodec) -> str:
@@ -79,6 +87,11 @@ class SendPipe:
         self.height: int | None = None
         self.total_samples_duration = 0.0
         self.unsupported: str | None = None
+        self.kind = sender._transceiver._core.kind
+        self.fixed_bitrate = _AUDIO_BITRATE if self.kind == "audio" else 0
+        #: What congestion control gives this sender (bits per second).
+        self.target_bitrate = _VIDEO_BITRATE
+        self._retargeted_at: float | None = None
 
     # -- negotiation ----------------------------------------------------------------------------
 
@@ -136,14 +149,37 @@ class SendPipe:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     def _bitrate(self) -> int:
+        """The encoder's rate: the congestion target within ``maxBitrate``."""
         limit = self._sender._encodings[0].get("maxBitrate") if self._sender._encodings else None
-        return min(_VIDEO_BITRATE, limit) if isinstance(limit, int) else _VIDEO_BITRATE
+        ceiling = min(_VIDEO_CEILING, limit) if isinstance(limit, int) else _VIDEO_CEILING
+        return max(_VIDEO_FLOOR, min(self.target_bitrate, ceiling))
 
     def parameters_changed(self) -> None:
         """``setParameters``: a new ``maxBitrate`` applies from the next frame."""
         if isinstance(self._encoder, VideoEncoder) and self._encoder.bitrate != self._bitrate():
             self._encoder.bitrate = self._bitrate()
             self._encoder.reset()
+
+    def set_target_bitrate(self, bitrate: int) -> None:
+        """Congestion control's share for this sender; the encoder follows when the
+        change is large enough (a cut of 30 % or more at once, else once a second)."""
+        self.target_bitrate = bitrate
+        encoder = self._encoder
+        if not isinstance(encoder, VideoEncoder):
+            return
+        wanted = self._bitrate()
+        current = encoder.bitrate
+        if abs(wanted - current) <= _RETARGET_RATIO * current:
+            return
+        now = asyncio.get_running_loop().time()
+        recent = (
+            self._retargeted_at is not None and now - self._retargeted_at < _RETARGET_INTERVAL
+        )
+        if recent and wanted > 0.7 * current:
+            return
+        self._retargeted_at = now
+        encoder.bitrate = wanted
+        encoder.reset()
 
     def track_changed(self) -> None:
         """``replaceTrack``: read the new track from the next frame on."""

@@ -57,7 +57,7 @@ from rtcpeer.ice.agent import (
 from rtcpeer.ice.candidate import Candidate, CandidateParseError
 from rtcpeer.ice.turn import TurnServerConfig
 from rtcpeer.ice.url import IceServerUrl
-from rtcpeer.rtp.session import FrameReceived, KeyframeRequested, RtpStreamStarted
+from rtcpeer.rtp.session import FrameReceived, KeyframeRequested, RtpStreamStarted, TargetBitrate
 from rtcpeer.sctp.datachannel import (
     Channel,
     ChannelAnnounced,
@@ -78,6 +78,7 @@ __all__ = [
     "RTCSessionDescription",
 ]
 
+_TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 logger = logging.getLogger("rtcpeer")
 
 _ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -638,6 +639,8 @@ class RTCPeerConnection(EventTarget):
             for number, uri in negotiation.header_extensions:
                 if uri == "urn:ietf:params:rtp-hdrext:sdes:mid":
                     rtp.set_mid_extension(number)
+                elif uri == _TRANSPORT_CC_URI:
+                    rtp.set_transport_cc_extension(number)
         for known in self._transceivers.values():
             if known._core.current_direction in ("sendrecv", "sendonly"):
                 known._ever_sent = True
@@ -809,6 +812,17 @@ class RTCPeerConnection(EventTarget):
         if mid is not None:
             return next((t for t in self.getTransceivers() if t.mid == mid), None)
         return None
+
+    def _allocate_bitrate(self, bitrate: int) -> None:
+        """Share the congestion controller's target among our video senders (audio
+        keeps its fixed rate)."""
+        pipes = [t.sender._pipe for t in self._transceivers.values() if t.sender._pipe.stream]
+        audio = sum(p.fixed_bitrate for p in pipes if p.kind == "audio")
+        video = [p for p in pipes if p.kind == "video"]
+        if video:
+            share = max(0, bitrate - audio) // len(video)
+            for pipe in video:
+                pipe.set_target_bitrate(share)
 
     def _dtls_transport_view(self) -> _DtlsTransportView | None:
         return _DtlsTransportView(self) if self._transport is not None else None
@@ -1205,6 +1219,8 @@ class RTCPeerConnection(EventTarget):
             if transceiver is not None:
                 self._stream_owner[event.ssrc] = transceiver
                 transceiver.receiver.track._set_muted(False)  # media arrives: unmute
+        elif isinstance(event, TargetBitrate):
+            self._allocate_bitrate(event.bitrate)
         elif isinstance(event, KeyframeRequested):
             for known in self._transceivers.values():
                 stream = known.sender._pipe.stream

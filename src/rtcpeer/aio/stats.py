@@ -170,7 +170,11 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
         )
         if pair.current_round_trip_time is not None:
             stats["currentRoundTripTime"] = pair.current_round_trip_time
-        if pair is selected and sctp is not None and sctp.srtt:
+        rtp = pc._connection.rtp
+        if pair is selected and rtp.bwe.feedback_received:
+            # Media with transport-wide feedback: the congestion controller's estimate.
+            stats["availableOutgoingBitrate"] = float(rtp.bwe.target_bitrate)
+        elif pair is selected and sctp is not None and sctp.srtt:
             # What the congestion window allows per round trip: an honest bound on
             # the outgoing rate while only data channels use the transport.
             stats["availableOutgoingBitrate"] = sctp.cwnd * 8 / sctp.srtt
@@ -367,6 +371,7 @@ def _outbound_stats(
             outbound["rtxSsrc"] = stream.rtx_ssrc
         if kind == "video":
             outbound.update(
+                targetBitrate=float(pipe._bitrate()),
                 framesEncoded=stream.frames_encoded,
                 keyFramesEncoded=stream.key_frames_encoded,
                 framesSent=stream.frames_encoded,
