@@ -221,18 +221,20 @@ class Connection:
             self.rtp.handle_rtp(now, plain)
         while (event := self.rtp.poll_event()) is not None:
             self._events.append(event)
-        self._send_media()
+        self._send_media(now)
 
-    def _send_media(self) -> None:
-        """Protect and send what the RTP session queued (media, repairs, RTCP)."""
+    def _send_media(self, now: float) -> None:
+        """Protect and send what the RTP session lets go now (media at the pacing
+        rate, repairs, RTCP)."""
         srtp = self.srtp
         rtp = self.rtp
         if srtp is None or self.ice.selected is None or self._closed:
-            while rtp.poll_rtp() is not None or rtp.poll_rtcp() is not None:
-                pass  # nowhere to send it: media is not buffered
+            rtp.pacer.clear()  # nowhere to send it: media is not buffered
+            while rtp.poll_rtcp() is not None:
+                pass
             return
         send = self.ice.send
-        while (packet := rtp.poll_rtp()) is not None:
+        while (packet := rtp.poll_rtp(now)) is not None:
             send(srtp.protect_rtp(packet))
             self.media_packets_sent += 1
         while (packet := rtp.poll_rtcp()) is not None:
@@ -260,7 +262,7 @@ class Connection:
         if not self.media_ready:
             return False
         self.rtp.send_frame(now, ssrc, frame, timestamp, keyframe)
-        self._send_media()
+        self._send_media(now)
         return True
 
     def handle_timeout(self, now: float) -> None:
@@ -272,7 +274,7 @@ class Connection:
             self.rtp.handle_timeout(now)
             while (event := self.rtp.poll_event()) is not None:
                 self._events.append(event)
-            self._send_media()
+            self._send_media(now)
         self._pump(now)
 
     def poll_timeout(self) -> float | None:

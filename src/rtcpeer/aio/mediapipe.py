@@ -172,9 +172,7 @@ class SendPipe:
         if abs(wanted - current) <= _RETARGET_RATIO * current:
             return
         now = asyncio.get_running_loop().time()
-        recent = (
-            self._retargeted_at is not None and now - self._retargeted_at < _RETARGET_INTERVAL
-        )
+        recent = self._retargeted_at is not None and now - self._retargeted_at < _RETARGET_INTERVAL
         if recent and wanted > 0.7 * current:
             return
         self._retargeted_at = now

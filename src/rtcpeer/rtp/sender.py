@@ -13,36 +13,18 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Final
 
 from rtcpeer.media.payload import Payloader
 from rtcpeer.rtp.packet import RtpHeader
 
-__all__ = ["RtpSendStream", "TransportSequence"]
+__all__ = ["RtpSendStream", "stamp_transport_sequence"]
 
 _HISTORY: Final = 1024
 #: What one RTP packet may hold after the RTP header, SRTP tag and TURN framing are
 #: taken from a 1200-byte datagram.
 PAYLOAD_BUDGET: Final = 1100
-
-
-class TransportSequence:
-    """The transport-wide sequence numbers of one transport (all its streams, RTX
-    included), for congestion control feedback."""
-
-    __slots__ = ("_next", "extension", "on_sent")
-
-    def __init__(self, extension: int, on_sent: Callable[[float, int, int], None]) -> None:
-        self.extension = extension
-        self._next = 1
-        #: Called with (now, sequence, packet size) for every packet stamped.
-        self.on_sent = on_sent
-
-    def take(self) -> int:
-        seq = self._next
-        self._next = (seq + 1) & 0xFFFF
-        return seq
 
 
 class RtpSendStream:
@@ -81,8 +63,9 @@ class RtpSendStream:
         self.timestamp_offset = rng.getrandbits(32)
         self._history: dict[int, bytes] = {}
         self._resent: dict[int, float] = {}
-        #: Set by the session when transport-wide congestion control was negotiated.
-        self.transport: TransportSequence | None = None
+        #: Set by the session when transport-wide congestion control was negotiated:
+        #: packets carry a placeholder there, stamped as they leave the pacer.
+        self.transport_extension: int | None = None
         self._history_size = history
         # W3C outbound-rtp counters.
         self.packets_sent = 0
@@ -106,18 +89,15 @@ class RtpSendStream:
         packets = []
         last = len(payloads) - 1
         history = self._history
-        transport = self.transport
+        extensions = self._extensions
+        if self.transport_extension is not None:
+            # First, so its value sits at a fixed offset (stamp_transport_sequence).
+            extensions = {self.transport_extension: b"\x00\x00", **extensions}
         for i, payload in enumerate(payloads):
             seq = self._seq
             self._seq = (seq + 1) & 0xFFFF
-            extensions = self._extensions
-            if transport is not None:
-                tseq = transport.take()
-                extensions = {**extensions, transport.extension: tseq.to_bytes(2)}
             header = RtpHeader(self.payload_type, seq, ts, self.ssrc, i == last, (), extensions)
             packet = header.serialize(payload)
-            if transport is not None:
-                transport.on_sent(now, tseq, len(packet))
             packets.append(packet)
             history[seq] = packet
             self.packets_sent += 1
@@ -165,9 +145,9 @@ class RtpSendStream:
             if len(resent) > self._history_size:
                 del resent[next(iter(resent))]
             if self.rtx_ssrc is None or self.rtx_payload_type is None:
-                packet = self._restamp(now, original) if self.transport else original
+                packet = original
             else:
-                packet = self._rtx(now, original)
+                packet = self._rtx(original)
             payload = len(original) - RtpHeader.parse(original).payload_offset
             # W3C: packetsSent and bytesSent include retransmissions.
             self.packets_sent += 1
@@ -177,33 +157,13 @@ class RtpSendStream:
             out.append(packet)
         return out
 
-    def _stamped(self, extensions: dict[int, bytes]) -> tuple[dict[int, bytes], int | None]:
-        transport = self.transport
-        if transport is None:
-            return extensions, None
-        tseq = transport.take()
-        return {**extensions, transport.extension: tseq.to_bytes(2)}, tseq
-
-    def _restamp(self, now: float, original: bytes) -> bytes:
-        """The same packet with a new transport-wide sequence number."""
-        header = RtpHeader.parse(original)
-        extensions, tseq = self._stamped(header.extensions)
-        packet = RtpHeader(
-            header.payload_type, header.sequence_number, header.timestamp, header.ssrc,
-            header.marker, header.csrcs, extensions,
-        ).serialize(original[header.payload_offset :])  # fmt: skip
-        if tseq is not None and self.transport is not None:
-            self.transport.on_sent(now, tseq, len(packet))
-        return packet
-
-    def _rtx(self, now: float, original: bytes) -> bytes:
+    def _rtx(self, original: bytes) -> bytes:
         """RFC 4588 §4: the RTX SSRC and payload type, its own sequence number, and
         the original sequence number ahead of the original payload."""
         header = RtpHeader.parse(original)
         assert self.rtx_ssrc is not None and self.rtx_payload_type is not None
         seq = self._rtx_seq
         self._rtx_seq = (seq + 1) & 0xFFFF
-        extensions, tseq = self._stamped(header.extensions)
         rtx = RtpHeader(
             self.rtx_payload_type,
             seq,
@@ -211,13 +171,10 @@ class RtpSendStream:
             self.rtx_ssrc,
             header.marker,
             header.csrcs,
-            extensions,
+            header.extensions,  # the transport-wide placeholder stays first
         )
         osn = struct.pack("!H", header.sequence_number)
-        packet = rtx.serialize(osn + original[header.payload_offset :])
-        if tseq is not None and self.transport is not None:
-            self.transport.on_sent(now, tseq, len(packet))
-        return packet
+        return rtx.serialize(osn + original[header.payload_offset :])
 
     def sender_info(self, now: float) -> tuple[int, int, int] | None:
         """RTP timestamp at ``now`` (extrapolated from the last frame), packet and
@@ -226,3 +183,17 @@ class RtpSendStream:
             return None
         elapsed = int((now - self.last_sent_at) * self.clock_rate)
         return (self.last_timestamp + elapsed) & 0xFFFFFFFF, self.packets_sent, self.bytes_sent
+
+
+def stamp_transport_sequence(packet: bytes, extension: int, sequence: int) -> bytes | None:
+    """``packet`` with ``sequence`` written into its transport-wide sequence number
+    placeholder (the first one-byte extension, after a CSRC-less header); None
+    when the packet has no such placeholder."""
+    if (
+        len(packet) < 19
+        or packet[0] & 0x1F != 0x10  # extension bit, no CSRCs
+        or packet[12:14] != b"\xbe\xde"
+        or packet[16] != (extension << 4) | 1
+    ):
+        return None
+    return packet[:17] + sequence.to_bytes(2) + packet[19:]

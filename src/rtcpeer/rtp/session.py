@@ -26,6 +26,7 @@ from typing import Final
 from rtcpeer.media.payload import depayloader_for
 from rtcpeer.rtp.bwe import BandwidthEstimator
 from rtcpeer.rtp.jitterbuffer import EncodedFrame, FrameAssembler
+from rtcpeer.rtp.pacer import AUDIO, REPAIR, VIDEO, Pacer
 from rtcpeer.rtp.packet import (
     ReportBlock,
     RtcpFir,
@@ -41,7 +42,7 @@ from rtcpeer.rtp.packet import (
     parse_rtcp,
     serialize_rtcp,
 )
-from rtcpeer.rtp.sender import RtpSendStream, TransportSequence
+from rtcpeer.rtp.sender import RtpSendStream, stamp_transport_sequence
 from rtcpeer.rtp.twcc import TWCC_FMT, TwccFeedback, TwccParseError, TwccRecorder
 
 __all__ = [
@@ -250,7 +251,8 @@ class RtpSession:
         self._next_report: float | None = None
         self._out: deque[bytes] = deque()
         self._events: deque[SessionEvent] = deque()
-        self._rtp_out: deque[bytes] = deque()
+        #: Outgoing RTP waits here and leaves at the pacing rate.
+        self.pacer = Pacer()
         #: Packets dropped: malformed, or over the stream limit.
         self.dropped = 0
         self.rtcp_received = 0
@@ -274,8 +276,8 @@ class RtpSession:
         #: Congestion control (transport-wide feedback), once the owner enables it.
         self.bwe = BandwidthEstimator()
         self.twcc = TwccRecorder(self.ssrc)
-        self._transport: TransportSequence | None = None
         self._transport_extension: int | None = None
+        self._transport_seq = 1
         self._announced_bitrate: int | None = None
         self._repair_budget = 0.0
         self._repair_at: float | None = None
@@ -290,12 +292,8 @@ class RtpSession:
         """The negotiated id of the transport-wide sequence number extension: our
         packets carry it (and feed :attr:`bwe`), the peer's are reported back."""
         self._transport_extension = ext_id
-        if ext_id is None:
-            self._transport = None
-        elif self._transport is None or self._transport.extension != ext_id:
-            self._transport = TransportSequence(ext_id, self.bwe.on_packet_sent)
         for stream in self.send_streams.values():
-            stream.transport = self._transport
+            stream.transport_extension = ext_id
 
     def handle_rtp(self, now: float, packet: bytes) -> RtpHeader | None:
         """A decrypted RTP packet: its header (None when malformed or dropped)."""
@@ -460,7 +458,7 @@ class RtpSession:
     # -- sending ---------------------------------------------------------------------------
 
     def add_send_stream(self, stream: RtpSendStream) -> None:
-        stream.transport = self._transport
+        stream.transport_extension = self._transport_extension
         self.send_streams[stream.ssrc] = stream
 
     def remove_send_stream(self, ssrc: int) -> None:
@@ -473,14 +471,28 @@ class RtpSession:
         :meth:`poll_rtp`. Returns how many."""
         stream = self.send_streams[ssrc]
         packets = stream.send_frame(now, frame, timestamp, keyframe)
-        self._rtp_out.extend(packets)
+        priority = AUDIO if stream.kind == "audio" else VIDEO
+        for packet in packets:
+            self.pacer.push(now, packet, priority)
         if self._next_report is None:
             self._schedule_report(now)
         return len(packets)
 
-    def poll_rtp(self) -> bytes | None:
-        """The next (plaintext) RTP packet to protect and send."""
-        return self._rtp_out.popleft() if self._rtp_out else None
+    def poll_rtp(self, now: float) -> bytes | None:
+        """The next (plaintext) RTP packet to protect and send now; its
+        transport-wide sequence number is stamped as it leaves (so the send times
+        congestion control compares are the real ones)."""
+        packet = self.pacer.pop(now)
+        ext = self._transport_extension
+        if packet is None or ext is None:
+            return packet
+        seq = self._transport_seq
+        stamped = stamp_transport_sequence(packet, ext, seq)
+        if stamped is None:
+            return packet
+        self._transport_seq = (seq + 1) & 0xFFFF
+        self.bwe.on_packet_sent(now, seq, len(stamped))
+        return stamped
 
     def _ntp(self, now: float) -> int:
         return int((now + self.wallclock_offset + _NTP_EPOCH) * (1 << 32)) & (1 << 64) - 1
@@ -527,6 +539,7 @@ class RtpSession:
                         self.dropped += 1
                         continue
                     self.bwe.on_feedback(now, feedback)
+                    self.pacer.set_target(self.bwe.target_bitrate)
                     self._announce_bitrate()
             elif isinstance(part, RtcpFir):
                 for ssrc, _seq in part.entries:
@@ -552,10 +565,11 @@ class RtpSession:
             now,
             lost,
             min_interval=0.5 * rtt if rtt else 0.05,
-            budget=int(self._repair_budget) if self._transport is not None else None,
+            budget=int(self._repair_budget) if self._transport_extension is not None else None,
         )
         self._repair_budget -= sum(len(p) for p in packets)
-        self._rtp_out.extend(packets)
+        for packet in packets:
+            self.pacer.push(now, packet, REPAIR)
 
     def _announce_bitrate(self) -> None:
         target = self.bwe.target_bitrate
@@ -593,7 +607,12 @@ class RtpSession:
     def poll_timeout(self) -> float | None:
         deadlines = [
             t
-            for t in (self._next_report, self._next_nack, self.twcc.poll_timeout())
+            for t in (
+                self._next_report,
+                self._next_nack,
+                self.twcc.poll_timeout(),
+                self.pacer.poll_timeout(),
+            )
             if t is not None
         ]
         for stream in self.streams.values():

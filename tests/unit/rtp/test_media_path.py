@@ -21,6 +21,20 @@ from rtcpeer.rtp.sender import RtpSendStream
 from rtcpeer.rtp.session import FrameReceived, KeyframeRequested, RtpSession
 
 
+def drain_rtp(session: RtpSession, now: float) -> list[bytes]:
+    """Everything the pacer holds, letting simulated time pass as it asks."""
+    out = []
+    while True:
+        packet = session.poll_rtp(now)
+        if packet is not None:
+            out.append(packet)
+            continue
+        deadline = session.pacer.poll_timeout()
+        if deadline is None:
+            return out
+        now = max(now, deadline)
+
+
 def vp8_frame(index: int, size: int, key: bool) -> bytes:
     body = random.Random(index).randbytes(size)
     return bytes([0x10 if key else 0x11]) + body
@@ -194,7 +208,7 @@ def test_session_nacks_a_gap_and_rtx_repairs_it() -> None:
     frames = [vp8_frame(i, 2500, i == 0) for i in range(4)]
     for i, frame in enumerate(frames):
         sender.send_frame(i * 0.033, 0x1111, frame, i * 3000, i == 0)
-    packets = list(iter(sender.poll_rtp, None))
+    packets = drain_rtp(sender, 0.1)
     lost = packets[4]
     for p in packets:
         if p is not lost:
@@ -209,7 +223,7 @@ def test_session_nacks_a_gap_and_rtx_repairs_it() -> None:
     assert isinstance(nack, RtcpNack)
     assert nack.lost == (RtpHeader.parse(lost).sequence_number,)
     sender.handle_rtcp(0.15, nack_packet)
-    [repair] = list(iter(sender.poll_rtp, None))
+    [repair] = drain_rtp(sender, 0.15)
     assert RtpHeader.parse(repair).ssrc == 0x2222
     receiver.handle_rtp(0.2, repair)
     received = [e for e in iter(receiver.poll_event, None) if isinstance(e, FrameReceived)]
@@ -299,4 +313,54 @@ def test_sender_reports_and_round_trip_time() -> None:
 
 def _send_frames(session: RtpSession, now: float) -> list[bytes]:
     session.send_frame(now, 0x1111, vp8_frame(0, 400, True), 0, True)
-    return list(iter(session.poll_rtp, None))
+    return drain_rtp(session, now)
+
+
+def test_pacer_spreads_a_burst_and_lets_audio_and_repairs_go_first() -> None:
+    from rtcpeer.rtp.pacer import AUDIO, REPAIR, VIDEO, Pacer
+
+    pacer = Pacer(target_bitrate=400_000)  # paced at 1 Mbit/s = 125 kB/s
+    for i in range(50):
+        pacer.push(0.0, bytes([VIDEO, i]) + bytes(1198), VIDEO)
+    now = 0.0
+    times = []
+    sent = []
+    injected = False
+    while len(pacer):
+        packet = pacer.pop(now)
+        if packet is None:
+            deadline = pacer.poll_timeout()
+            assert deadline is not None and deadline > now
+            now = deadline
+            continue
+        times.append(now)
+        sent.append(packet[0])
+        if len(sent) == 10 and not injected:
+            injected = True
+            pacer.push(now, bytes([REPAIR]) + bytes(1199), REPAIR)
+            pacer.push(now, bytes([AUDIO]) + bytes(99), AUDIO)
+    # 60 kB at 125 kB/s: about half a second, not all at once.
+    assert 0.4 < times[-1] < 0.6
+    assert sent[10:12] == [AUDIO, REPAIR]
+    # A long queue is drained within max_delay whatever the target.
+    slow = Pacer(target_bitrate=10_000, max_delay=0.5)
+    for _ in range(100):
+        slow.push(0.0, bytes(1200), VIDEO)
+    now = 0.0
+    while len(slow):
+        if slow.pop(now) is None:
+            now = slow.poll_timeout() or now
+    assert now < 0.6
+
+
+def test_transport_wide_sequence_is_stamped_as_packets_leave() -> None:
+    sender = RtpSession(rng=random.Random(6), cname="tx")
+    sender.set_transport_cc_extension(3)
+    sender.add_send_stream(_send_stream())
+    sender.send_frame(0.0, 0x1111, vp8_frame(0, 3000, True), 0, True)
+    packets = drain_rtp(sender, 0.0)
+    numbers = [int.from_bytes(RtpHeader.parse(p).extensions[3]) for p in packets]
+    assert numbers == [1, 2, 3]
+    assert RtpHeader.parse(packets[0]).extensions[4] == b"1"  # MID still there
+    # The estimator knows each one's departure.
+    assert sorted(sender.bwe._sent) == [1, 2, 3]
