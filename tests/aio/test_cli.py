@@ -35,13 +35,17 @@ def test_unknown_command_fails() -> None:
 
 
 def test_loopback_prints_the_state_timeline() -> None:
-    result = run("loopback", "--bytes", "200000")
+    result = run("loopback", "--bytes", "200000", "--media-seconds", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for line in (
         "alice connectionState -> connected",
         "bob   connectionState -> connected",
         "alice channel open",
+        "bob   track audio (mid 0)",
+        "bob   track video (mid 1)",
+        "bob   first video frame: 640x480 yuv420p",
+        "bob   first audio frame: 960 samples at 48000 Hz",
         "bob got 200000",
         "bob   sees connectionState=failed",
     ):
@@ -49,3 +53,6 @@ def test_loopback_prints_the_state_timeline() -> None:
     # The timeline is in order: connected before the transfer, close after it.
     assert out.index("connectionState -> connected") < out.index("sent 200000 bytes")
     assert out.index("sent 200000 bytes") < out.index("alice close()")
+    decoded = next(line for line in out.splitlines() if "decoded in 1 s" in line)
+    audio, video = (int(part.split()[0]) for part in decoded.split(": ")[1].split(", "))
+    assert audio > 20 and video > 10  # ~50 and ~30 a second

@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     loopback.add_argument(
+        "--media-seconds",
+        type=float,
+        default=2.0,
+        help="how long Bob decodes Alice's camera and microphone (default 2)",
+    )
+    loopback.add_argument(
         "--bytes", type=int, default=1 << 20, help="bytes to send once connected (default 1 MiB)"
     )
     loopback.add_argument(
@@ -51,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "loopback":
         from rtcpeer.cli.loopback import run_loopback
 
-        return asyncio.run(run_loopback(payload_bytes=args.bytes, timeout=args.timeout))
+        return asyncio.run(
+            run_loopback(
+                payload_bytes=args.bytes, timeout=args.timeout, media_seconds=args.media_seconds
+            )
+        )
     return 2
 
 
