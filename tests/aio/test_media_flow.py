@@ -234,3 +234,51 @@ async def test_h264_when_preferred(pair: Any, mode: int) -> None:
     inbound = next(r for r in stats.values() if r.type == "inbound-rtp")
     assert stats[inbound.codecId].mimeType == "video/H264"
     assert f"packetization-mode={mode}" in stats[inbound.codecId].sdpFmtpLine
+
+
+async def test_simulcast_sends_three_scaled_layers_with_rids(pair: Any) -> None:
+    """sendEncodings with three rids: the answer accepts them, three SSRCs go out
+    tagged with their rid (RFC 8852) at 1/1, 1/2 and 1/4 size; the receiver sees the
+    three in inbound-rtp and decodes one into its track."""
+    a, b, tracks = pair
+    a.addTransceiver(
+        TestPatternTrack(320, 240, 30),
+        direction="sendonly",
+        sendEncodings=[
+            {"rid": "h"},
+            {"rid": "m", "scaleResolutionDownBy": 2},
+            {"rid": "l", "scaleResolutionDownBy": 4},
+        ],
+    )
+    await connect(a, b)
+    await until(lambda: tracks)
+    picture = await recv(tracks[0])
+    assert picture.width in (320, 160, 80)
+
+    async def reports(pc: RTCPeerConnection, kind: str) -> dict[str, Any]:
+        return {r.rid: r for r in (await pc.getStats()).values() if r.type == kind and "rid" in r}
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(await reports(b, "inbound-rtp")) < 3:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    outbound = await reports(a, "outbound-rtp")
+    assert {rid: (r.frameWidth, r.frameHeight) for rid, r in outbound.items()} == {
+        "h": (320, 240), "m": (160, 120), "l": (80, 60),
+    }  # fmt: skip
+    assert len({r.ssrc for r in outbound.values()}) == 3
+    assert outbound["h"].targetBitrate > outbound["m"].targetBitrate > outbound["l"].targetBitrate
+    inbound = await reports(b, "inbound-rtp")
+    assert all(r.packetsReceived > 0 for r in inbound.values())
+    assert sum(1 for r in inbound.values() if r.framesDecoded > 0) == 1
+    # Deactivating a layer stops it (no renegotiation).
+    sender = a.getSenders()[0]
+    parameters = sender.getParameters()
+    parameters["encodings"][2]["active"] = False
+    await sender.setParameters(parameters)
+    before = (await reports(a, "outbound-rtp"))["l"].packetsSent
+    await asyncio.sleep(0.3)
+    after = await reports(a, "outbound-rtp")
+    assert after["l"].packetsSent == before and not after["l"].active
+    assert after["h"].packetsSent > outbound["h"].packetsSent

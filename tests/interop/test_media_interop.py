@@ -339,3 +339,68 @@ async def test_transport_wide_congestion_feedback_both_ways_with_chromium() -> N
         finally:
             await ours.close()
             await theirs.close()
+
+
+async def test_chromium_simulcast_reaches_us_and_we_decode_one_layer() -> None:
+    """Chromium offers simulcast (rids h, m, l): we answer accepting it, receive the
+    layers Chromium sends as separate SSRCs with their rids, and decode one."""
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        tracks: list[Any] = []
+        ours.pc.ontrack = lambda e: tracks.append(e.track)
+        try:
+            await theirs.add_media("simulcast")
+            channel = await theirs.create_data_channel("up")
+            await negotiate(theirs, ours)
+            await channel.wait_open()
+            await poll(lambda: _count(tracks), lambda n: n == 1)
+            pictures = [await asyncio.wait_for(tracks[0].recv(), 10) for _ in range(5)]
+            assert len({(p.width, p.height) for p in pictures}) == 1  # one layer decoded
+            stats = await poll(
+                lambda: ours.stats(),
+                lambda s: (
+                    len({r.get("rid") for r in s if r["type"] == "inbound-rtp"} - {None}) >= 2
+                ),
+            )
+            inbound = [r for r in stats if r["type"] == "inbound-rtp"]
+            assert {r["rid"] for r in inbound} <= {"h", "m", "l"}
+            assert sum(1 for r in inbound if r.get("framesDecoded", 0) > 0) == 1
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+async def test_our_simulcast_offer_falls_back_to_one_stream_for_chromium() -> None:
+    """Chromium does not receive simulcast: its answer drops a=simulcast, so we send
+    the first encoding only, which it decodes."""
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            from rtcpeer import TestPatternTrack
+
+            ours.pc.addTransceiver(
+                TestPatternTrack(320, 240, 30),
+                direction="sendonly",
+                sendEncodings=[{"rid": "h"}, {"rid": "l", "scaleResolutionDownBy": 2}],
+            )
+            channel = await ours.create_data_channel("up")
+            await negotiate(ours, theirs)
+            await channel.wait_open()
+            stats = await poll(
+                lambda: theirs.stats(),
+                lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("framesDecoded", 0) >= 10,
+            )
+            assert by_kind(stats, "inbound-rtp")["video"]["frameWidth"] == 320
+            outbound = [r for r in await ours.stats() if r["type"] == "outbound-rtp"]
+            assert len(outbound) == 1 and "rid" not in outbound[0]
+        finally:
+            await ours.close()
+            await theirs.close()
+
+
+async def _count(items: list[Any]) -> int:
+    return len(items)

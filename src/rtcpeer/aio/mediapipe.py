@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import fractions
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
@@ -48,6 +48,8 @@ __all__ = ["ReceivePipe", "SendPipe"]
 logger = logging.getLogger(__name__)
 
 _MID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
+_RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+_REPAIRED_RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 _VIDEO_CLOCK: Final = 90000
 #: Video starts here and follows the congestion controller's target (TWCC), up to
 #: ``maxBitrate`` or the ceiling.
@@ -65,18 +67,40 @@ def _subtype(codec: NegotiatedCodec) -> str:
     return codec.mime_type.split("/", 1)[-1]
 
 
+class _Layer:
+    """One RTP stream of a sender: an encoding (``rid`` when simulcast), its
+    stream, its encoder and its share of the bitrate."""
+
+    __slots__ = ("encoder", "keyframe", "retargeted_at", "rid", "scale", "share", "stream")
+
+    def __init__(
+        self,
+        stream: RtpSendStream,
+        encoder: AudioEncoder | VideoEncoder | None,
+        rid: str | None,
+        scale: float,
+    ) -> None:
+        self.stream = stream
+        self.encoder = encoder
+        self.rid = rid
+        self.scale = scale
+        self.keyframe = True
+        self.retargeted_at: float | None = None
+        self.share = 1.0
+
+
 class SendPipe:
-    """Encodes a sender's track and sends it on the negotiated stream."""
+    """Encodes a sender's track and sends it on the negotiated stream(s): one, or
+    one per simulcast encoding (RFC 8853), each scaled by its
+    ``scaleResolutionDownBy`` and tagged with its ``rid`` (RFC 8852)."""
 
     def __init__(self, pc: RTCPeerConnection, sender: RTCRtpSender) -> None:
         self._pc = pc
         self._sender = sender
-        self.stream: RtpSendStream | None = None
+        self.layers: list[_Layer] = []
         self.codec: NegotiatedCodec | None = None
-        self._encoder: AudioEncoder | VideoEncoder | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
-        self._keyframe = True
         self._was_ready = False
         self._t0: float | None = None
         self._last_ts = -1
@@ -91,22 +115,29 @@ class SendPipe:
         self.fixed_bitrate = _AUDIO_BITRATE if self.kind == "audio" else 0
         #: What congestion control gives this sender (bits per second).
         self.target_bitrate = _VIDEO_BITRATE
-        self._retargeted_at: float | None = None
+
+    @property
+    def stream(self) -> RtpSendStream | None:
+        """The first (or only) stream."""
+        return self.layers[0].stream if self.layers else None
 
     # -- negotiation ----------------------------------------------------------------------------
 
     def update(self, negotiation: RtpNegotiation | None, sending: bool) -> None:
         """After a description was applied: send (with these parameters) or stop."""
-        connection = self._pc._connection
         if not sending or negotiation is None or not negotiation.codecs:
             self.stop()
             return
         codec = negotiation.codecs[0]
-        encodings = negotiation.send_encodings
+        encodings = list(negotiation.send_encodings)
+        if negotiation.send_rids:
+            # Simulcast accepted: the encodings whose rids the answer kept.
+            encodings = [e for e in encodings if e.rid in negotiation.send_rids]
+        else:
+            encodings = encodings[:1]
         if not encodings:
             self.stop()
             return
-        encoding = encodings[0]
         payloader = payloader_for(_subtype(codec), codec.sdp_fmtp_line)
         if payloader is None:
             if self.unsupported != codec.mime_type:
@@ -115,86 +146,124 @@ class SendPipe:
             self.stop()
             return
         self.unsupported = None
-        mid_ext = next((n for n, uri in negotiation.header_extensions if uri == _MID_URI), None)
-        current = self.stream
+        simulcast = bool(negotiation.send_rids)
+        wanted = [(e.ssrc, e.rid if simulcast else None) for e in encodings]
+        current = [(layer.stream.ssrc, layer.rid) for layer in self.layers]
         if (
-            current is None
-            or current.ssrc != encoding.ssrc
-            or current.payload_type != codec.payload_type
+            wanted != current
             or self.codec is None
+            or self.codec.payload_type != codec.payload_type
             or self.codec.mime_type != codec.mime_type
         ):
-            if current is not None:
-                connection.remove_send_stream(current.ssrc)
-            rtx = codec.rtx_payload_type if "nack" in codec.rtcp_feedback else None
-            self.stream = RtpSendStream(
-                ssrc=encoding.ssrc,
-                payload_type=codec.payload_type,
-                clock_rate=codec.clock_rate,
-                payloader=payloader,
-                rng=connection.rng,
-                kind=negotiation.kind,
-                mid=negotiation.mid,
-                mid_extension=mid_ext,
-                rtx_ssrc=encoding.rtx_ssrc if rtx is not None else None,
-                rtx_payload_type=rtx,
-            )
-            connection.add_send_stream(self.stream)
-            self.codec = codec
-            self._encoder = encoder_for(_subtype(codec), negotiation.kind, codec.sdp_fmtp_line)
-            if isinstance(self._encoder, VideoEncoder):
-                self._encoder.bitrate = self._bitrate()
-            self._keyframe = True
+            self._build(negotiation, codec, payloader, encodings, simulcast)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def _bitrate(self) -> int:
-        """The encoder's rate: the congestion target within ``maxBitrate``."""
-        limit = self._sender._encodings[0].get("maxBitrate") if self._sender._encodings else None
+    def _build(
+        self,
+        negotiation: RtpNegotiation,
+        codec: NegotiatedCodec,
+        payloader: Any,
+        encodings: list[Any],
+        simulcast: bool,
+    ) -> None:
+        connection = self._pc._connection
+        for layer in self.layers:
+            connection.remove_send_stream(layer.stream.ssrc)
+        self.layers = []
+        extensions = {uri: n for n, uri in negotiation.header_extensions}
+        rtx = codec.rtx_payload_type if "nack" in codec.rtcp_feedback else None
+        parameters = {e.get("rid"): e for e in self._sender._encodings}
+        for index, encoding in enumerate(encodings):
+            rid = encoding.rid if simulcast else None
+            layer_payloader = (
+                payloader if index == 0 else payloader_for(_subtype(codec), codec.sdp_fmtp_line)
+            )
+            assert layer_payloader is not None
+            stream = RtpSendStream(
+                ssrc=encoding.ssrc,
+                payload_type=codec.payload_type,
+                clock_rate=codec.clock_rate,
+                payloader=layer_payloader,
+                rng=connection.rng,
+                kind=negotiation.kind,
+                mid=negotiation.mid,
+                mid_extension=extensions.get(_MID_URI),
+                rtx_ssrc=encoding.rtx_ssrc if rtx is not None else None,
+                rtx_payload_type=rtx,
+                rid=rid,
+                rid_extension=extensions.get(_RID_URI) if rid else None,
+                repaired_rid_extension=extensions.get(_REPAIRED_RID_URI) if rid else None,
+            )
+            connection.add_send_stream(stream)
+            encoder = encoder_for(_subtype(codec), negotiation.kind, codec.sdp_fmtp_line)
+            scale = float((parameters.get(rid) or {}).get("scaleResolutionDownBy") or 1.0)
+            self.layers.append(_Layer(stream, encoder, rid, max(1.0, scale)))
+        # Bitrate in proportion to pixels (a quarter for each halving of the size).
+        weights = [1.0 / (layer.scale * layer.scale) for layer in self.layers]
+        for layer, weight in zip(self.layers, weights, strict=True):
+            layer.share = weight / sum(weights)
+            if isinstance(layer.encoder, VideoEncoder):
+                layer.encoder.bitrate = self._bitrate(layer)
+        self.codec = codec
+
+    def _encoding(self, layer: _Layer) -> dict[str, Any]:
+        for encoding in self._sender._encodings:
+            if encoding.get("rid") == layer.rid or layer.rid is None:
+                return encoding
+        return {}
+
+    def _bitrate(self, layer: _Layer) -> int:
+        """A layer's rate: its share of the congestion target, within ``maxBitrate``."""
+        limit = self._encoding(layer).get("maxBitrate")
         ceiling = min(_VIDEO_CEILING, limit) if isinstance(limit, int) else _VIDEO_CEILING
-        return max(_VIDEO_FLOOR, min(self.target_bitrate, ceiling))
+        return max(_VIDEO_FLOOR, min(int(self.target_bitrate * layer.share), ceiling))
 
     def parameters_changed(self) -> None:
         """``setParameters``: a new ``maxBitrate`` applies from the next frame."""
-        if isinstance(self._encoder, VideoEncoder) and self._encoder.bitrate != self._bitrate():
-            self._encoder.bitrate = self._bitrate()
-            self._encoder.reset()
+        for layer in self.layers:
+            encoder = layer.encoder
+            if isinstance(encoder, VideoEncoder) and encoder.bitrate != self._bitrate(layer):
+                encoder.bitrate = self._bitrate(layer)
+                encoder.reset()
 
     def set_target_bitrate(self, bitrate: int) -> None:
-        """Congestion control's share for this sender; the encoder follows when the
+        """Congestion control's share for this sender; each encoder follows when the
         change is large enough (a cut of 30 % or more at once, else once a second)."""
         self.target_bitrate = bitrate
-        encoder = self._encoder
-        if not isinstance(encoder, VideoEncoder):
-            return
-        wanted = self._bitrate()
-        current = encoder.bitrate
-        if abs(wanted - current) <= _RETARGET_RATIO * current:
-            return
         now = asyncio.get_running_loop().time()
-        recent = self._retargeted_at is not None and now - self._retargeted_at < _RETARGET_INTERVAL
-        if recent and wanted > 0.7 * current:
-            return
-        self._retargeted_at = now
-        encoder.bitrate = wanted
-        encoder.reset()
+        for layer in self.layers:
+            encoder = layer.encoder
+            if not isinstance(encoder, VideoEncoder):
+                continue
+            wanted = self._bitrate(layer)
+            current = encoder.bitrate
+            if abs(wanted - current) <= _RETARGET_RATIO * current:
+                continue
+            last = layer.retargeted_at
+            if last is not None and now - last < _RETARGET_INTERVAL and wanted > 0.7 * current:
+                continue
+            layer.retargeted_at = now
+            encoder.bitrate = wanted
+            encoder.reset()
 
     def track_changed(self) -> None:
         """``replaceTrack``: read the new track from the next frame on."""
         self._changed.set()
 
-    def request_keyframe(self) -> None:
-        self._keyframe = True
+    def request_keyframe(self, ssrc: int | None = None) -> None:
+        for layer in self.layers:
+            if ssrc is None or layer.stream.ssrc == ssrc:
+                layer.keyframe = True
 
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        if self.stream is not None:
-            self._pc._connection.remove_send_stream(self.stream.ssrc)
-            self.stream = None
+        for layer in self.layers:
+            self._pc._connection.remove_send_stream(layer.stream.ssrc)
+        self.layers = []
         self.codec = None
-        self._encoder = None
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -255,40 +324,47 @@ class SendPipe:
         track: MediaStreamTrack,
         frame: AudioFrame | VideoFrame,
     ) -> None:
-        connection = self._pc._connection
-        stream = self.stream
-        encoder = self._encoder
-        if stream is None or encoder is None:
-            return
-        if not connection.media_ready:
+        layers = self.layers
+        if not layers or not self._pc._connection.media_ready:
             self._was_ready = False
             return
         if not self._was_ready:
             self._was_ready = True
-            self._keyframe = True
+            self.request_keyframe()
         if not track.enabled:
             frame = _blank(frame)
         now = loop.time()
-        if isinstance(encoder, VideoEncoder):
+        if self.kind == "video":
             if not isinstance(frame, VideoFrame):
                 return
             if self._t0 is None:
                 self._t0 = now
             ts = max(int((now - self._t0) * _VIDEO_CLOCK), self._last_ts + 1)
             self._last_ts = ts
-            keyframe, self._keyframe = self._keyframe, False
-            encoded = await loop.run_in_executor(None, encoder.encode, frame, ts, keyframe)
-            if self.stream is not stream:
+            active = [
+                layer for layer in layers
+                if isinstance(layer.encoder, VideoEncoder)
+                and self._encoding(layer).get("active", True) is not False
+            ]  # fmt: skip
+            requests = []
+            for layer in active:
+                keyframe, layer.keyframe = layer.keyframe, False
+                requests.append((layer, keyframe))
+            results = await loop.run_in_executor(None, _encode_layers, frame, ts, requests)
+            if self.layers is not layers:
                 return  # renegotiated or stopped meanwhile
+            for (layer, _), encoded in zip(requests, results, strict=True):
+                self._emit(layer.stream, encoded)
         else:
-            if not isinstance(frame, AudioFrame):
+            layer = layers[0]
+            encoder = layer.encoder
+            if not isinstance(frame, AudioFrame) or not isinstance(encoder, AudioEncoder):
                 return
             if self._last_audio_time is not None and now - self._last_audio_time > 0.2:
                 # The source paused: the timestamps keep real time (RFC 3550 §5.1).
                 encoder.skip(int((now - self._last_audio_time - 0.02) * encoder.clock_rate))
             self._last_audio_time = now
-            encoded = encoder.encode(frame)
-        self._emit(stream, encoded)
+            self._emit(layer.stream, encoder.encode(frame))
 
     def _emit(self, stream: RtpSendStream, encoded: list[Encoded]) -> None:
         connection = self._pc._connection
@@ -299,6 +375,22 @@ class SendPipe:
         for item in encoded:
             connection.send_frame(now, stream.ssrc, item.data, item.timestamp, item.keyframe)
         driver.service()
+
+
+def _encode_layers(
+    frame: VideoFrame, timestamp: int, requests: list[tuple[_Layer, bool]]
+) -> list[list[Encoded]]:
+    """Encode one captured frame for every layer (in a worker thread)."""
+    out = []
+    for layer, keyframe in requests:
+        picture = frame
+        if layer.scale > 1.0:
+            width = max(2, int(frame.width / layer.scale)) & ~1
+            height = max(2, int(frame.height / layer.scale)) & ~1
+            picture = frame.reformat(width=width, height=height, format="yuv420p")
+        assert isinstance(layer.encoder, VideoEncoder)
+        out.append(layer.encoder.encode(picture, timestamp, keyframe))
+    return out
 
 
 def _blank(frame: AudioFrame | VideoFrame) -> AudioFrame | VideoFrame:
@@ -331,6 +423,9 @@ class ReceivePipe:
         self.height: int | None = None
         self.total_samples_received = 0
         self.decode_errors = 0
+        #: The remote SSRC being decoded.
+        self.ssrc: int | None = None
+        self._last_frame_at = 0.0
 
     def _decoder(self, payload_type: int) -> Decoder | None:
         if payload_type in self._decoders:
@@ -344,7 +439,19 @@ class ReceivePipe:
         self._decoders[payload_type] = decoder
         return decoder
 
-    def handle_frame(self, payload_type: int, frame: EncodedFrame) -> None:
+    def handle_frame(self, ssrc: int, payload_type: int, frame: EncodedFrame) -> None:
+        """An encoded frame of a remote stream of this receiver. With simulcast
+        (several SSRCs on one m-line) one stream is decoded: the first to bring a
+        key frame, until it has been silent for a second."""
+        now = asyncio.get_running_loop().time()
+        if ssrc != self.ssrc:
+            if self.ssrc is not None and now - self._last_frame_at < 1.0:
+                return
+            if self.ssrc is not None and not frame.keyframe:
+                return
+            self.ssrc = ssrc
+            self._decoders.clear()  # a new stream starts a new decoder
+        self._last_frame_at = now
         decoder = self._decoder(payload_type)
         if decoder is None:
             return

@@ -79,6 +79,8 @@ __all__ = [
 ]
 
 _TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+_REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 logger = logging.getLogger("rtcpeer")
 
 _ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -641,6 +643,8 @@ class RTCPeerConnection(EventTarget):
                     rtp.set_mid_extension(number)
                 elif uri == _TRANSPORT_CC_URI:
                     rtp.set_transport_cc_extension(number)
+            ids = {uri: n for n, uri in negotiation.header_extensions}
+            rtp.set_rid_extensions(ids.get(_RID_URI), ids.get(_REPAIRED_RID_URI))
         for known in self._transceivers.values():
             if known._core.current_direction in ("sendrecv", "sendonly"):
                 known._ever_sent = True
@@ -1213,7 +1217,7 @@ class RTCPeerConnection(EventTarget):
         elif isinstance(event, FrameReceived):
             owner = self._stream_owner.get(event.ssrc)
             if owner is not None:
-                owner.receiver._pipe.handle_frame(event.payload_type, event.frame)
+                owner.receiver._pipe.handle_frame(event.ssrc, event.payload_type, event.frame)
         elif isinstance(event, RtpStreamStarted):
             transceiver = self._transceiver_for_stream(event.ssrc, event.mid)
             if transceiver is not None:
@@ -1223,9 +1227,7 @@ class RTCPeerConnection(EventTarget):
             self._allocate_bitrate(event.bitrate)
         elif isinstance(event, KeyframeRequested):
             for known in self._transceivers.values():
-                stream = known.sender._pipe.stream
-                if stream is not None and stream.ssrc == event.ssrc:
-                    known.sender._pipe.request_keyframe()
+                known.sender._pipe.request_keyframe(event.ssrc)
 
     def _on_local_candidate(self, event: IceLocalCandidateEvent) -> None:
         info = self._transport

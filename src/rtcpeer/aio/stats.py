@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rtcpeer.aio.rtp import negotiated_codecs
+from rtcpeer.media.codecs import VideoEncoder
 
 if TYPE_CHECKING:
     from rtcpeer.aio.peerconnection import RTCPeerConnection
@@ -278,11 +279,16 @@ def _media_stats(
             lastPacketReceivedTimestamp=timestamp
             - (pc._driver_now() - stream.last_arrival) * 1000.0,
         )
+        if stream.rid is not None:
+            inbound["rid"] = stream.rid
         if transceiver is not None:
             inbound["mid"] = transceiver.mid
             inbound["trackIdentifier"] = transceiver.receiver.track.id
             pipe = transceiver.receiver._pipe
-            if transceiver._core.kind == "video":
+            decoded = pipe.ssrc == ssrc  # simulcast: one of the streams is decoded
+            if transceiver._core.kind == "video" and not decoded:
+                inbound.update(framesReceived=stream.frames_received, framesDecoded=0)
+            elif transceiver._core.kind == "video":
                 inbound.update(
                     framesReceived=stream.frames_received,
                     framesDecoded=pipe.frames_decoded,
@@ -328,7 +334,6 @@ def _outbound_stats(
     rtp = pc._connection.rtp
     for each in pc.getTransceivers():
         pipe = each.sender._pipe
-        stream = pipe.stream
         track = each.sender.track
         kind = each._core.kind
         source_id = None
@@ -345,66 +350,69 @@ def _outbound_stats(
             else:
                 source.update(totalSamplesDuration=pipe.total_samples_duration)
             out[source_id] = source
-        if stream is None:
-            continue
-        oid = f"OT{transport_id}{stream.ssrc}"
-        outbound = RTCStats(
-            id=oid,
-            type="outbound-rtp",
-            timestamp=timestamp,
-            ssrc=stream.ssrc,
-            kind=kind,
-            transportId=transport_id,
-            codecId=f"CIT{transport_id}_{stream.payload_type}",
-            mid=each.mid,
-            packetsSent=stream.packets_sent,
-            bytesSent=stream.bytes_sent,
-            headerBytesSent=stream.header_bytes_sent,
-            retransmittedPacketsSent=stream.retransmitted_packets_sent,
-            retransmittedBytesSent=stream.retransmitted_bytes_sent,
-            nackCount=stream.nack_count,
-            active=True,
-        )
-        if source_id is not None:
-            outbound["mediaSourceId"] = source_id
-        if stream.rtx_ssrc is not None:
-            outbound["rtxSsrc"] = stream.rtx_ssrc
-        if kind == "video":
-            outbound.update(
-                targetBitrate=float(pipe._bitrate()),
-                framesEncoded=stream.frames_encoded,
-                keyFramesEncoded=stream.key_frames_encoded,
-                framesSent=stream.frames_encoded,
-                pliCount=stream.pli_count,
-                firCount=stream.fir_count,
-            )
-            if pipe.width is not None:
-                outbound.update(frameWidth=pipe.width, frameHeight=pipe.height)
-        report = rtp.remote_reports.get(stream.ssrc)
-        if report is not None:
-            rid = f"RIA{stream.ssrc}"
-            outbound["remoteId"] = rid
-            block = report.block
-            remote = RTCStats(
-                id=rid,
-                type="remote-inbound-rtp",
+        for layer in pipe.layers:
+            stream = layer.stream
+            oid = f"OT{transport_id}{stream.ssrc}"
+            outbound = RTCStats(
+                id=oid,
+                type="outbound-rtp",
                 timestamp=timestamp,
                 ssrc=stream.ssrc,
                 kind=kind,
                 transportId=transport_id,
-                codecId=outbound["codecId"],
-                localId=oid,
-                packetsLost=block.packets_lost,
-                fractionLost=block.fraction_lost / 256.0,
-                jitter=block.jitter / stream.clock_rate,
-                reportsReceived=report.reports_received,
-                roundTripTimeMeasurements=report.round_trip_time_measurements,
-                totalRoundTripTime=report.total_round_trip_time,
+                codecId=f"CIT{transport_id}_{stream.payload_type}",
+                mid=each.mid,
+                packetsSent=stream.packets_sent,
+                bytesSent=stream.bytes_sent,
+                headerBytesSent=stream.header_bytes_sent,
+                retransmittedPacketsSent=stream.retransmitted_packets_sent,
+                retransmittedBytesSent=stream.retransmitted_bytes_sent,
+                nackCount=stream.nack_count,
+                active=pipe._encoding(layer).get("active", True) is not False,
             )
-            if report.round_trip_time is not None:
-                remote["roundTripTime"] = report.round_trip_time
-            out[rid] = remote
-        out[oid] = outbound
+            if layer.rid is not None:
+                outbound["rid"] = layer.rid
+            if source_id is not None:
+                outbound["mediaSourceId"] = source_id
+            if stream.rtx_ssrc is not None:
+                outbound["rtxSsrc"] = stream.rtx_ssrc
+            if kind == "video":
+                outbound.update(
+                    targetBitrate=float(pipe._bitrate(layer)),
+                    framesEncoded=stream.frames_encoded,
+                    keyFramesEncoded=stream.key_frames_encoded,
+                    framesSent=stream.frames_encoded,
+                    pliCount=stream.pli_count,
+                    firCount=stream.fir_count,
+                )
+                size = layer.encoder.size if isinstance(layer.encoder, VideoEncoder) else None
+                if size is not None:
+                    outbound.update(frameWidth=size[0], frameHeight=size[1])
+            report = rtp.remote_reports.get(stream.ssrc)
+            if report is not None:
+                rid = f"RIA{stream.ssrc}"
+                outbound["remoteId"] = rid
+                block = report.block
+                remote = RTCStats(
+                    id=rid,
+                    type="remote-inbound-rtp",
+                    timestamp=timestamp,
+                    ssrc=stream.ssrc,
+                    kind=kind,
+                    transportId=transport_id,
+                    codecId=outbound["codecId"],
+                    localId=oid,
+                    packetsLost=block.packets_lost,
+                    fractionLost=block.fraction_lost / 256.0,
+                    jitter=block.jitter / stream.clock_rate,
+                    reportsReceived=report.reports_received,
+                    roundTripTimeMeasurements=report.round_trip_time_measurements,
+                    totalRoundTripTime=report.total_round_trip_time,
+                )
+                if report.round_trip_time is not None:
+                    remote["roundTripTime"] = report.round_trip_time
+                out[rid] = remote
+            out[oid] = outbound
 
 
 def _ntp_to_ms(ntp: int) -> float:

@@ -157,6 +157,11 @@ class VideoEncoder:
         self._size = (width, height)
         return ctx
 
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """The (width, height) being encoded, once a frame was."""
+        return self._size
+
     def reset(self) -> None:
         """Re-open the encoder with the current settings at the next frame."""
         self._context = None

@@ -45,6 +45,9 @@ class RtpSendStream:
         rtx_payload_type: int | None = None,
         payload_budget: int = PAYLOAD_BUDGET,
         history: int = _HISTORY,
+        rid: str | None = None,
+        rid_extension: int | None = None,
+        repaired_rid_extension: int | None = None,
     ) -> None:
         self.ssrc = ssrc
         self.payload_type = payload_type
@@ -58,6 +61,14 @@ class RtpSendStream:
         self._extensions: dict[int, bytes] = (
             {mid_extension: mid.encode()} if mid is not None and mid_extension is not None else {}
         )
+        self.rid = rid
+        #: RFC 8852: simulcast streams carry their rid; their RTX carries it as the
+        #: repaired rid.
+        self._rtx_extensions = dict(self._extensions)
+        if rid is not None and rid_extension is not None:
+            self._extensions[rid_extension] = rid.encode()
+        if rid is not None and repaired_rid_extension is not None:
+            self._rtx_extensions[repaired_rid_extension] = rid.encode()
         self._seq = rng.getrandbits(16)
         self._rtx_seq = rng.getrandbits(16)
         self.timestamp_offset = rng.getrandbits(32)
@@ -164,6 +175,9 @@ class RtpSendStream:
         assert self.rtx_ssrc is not None and self.rtx_payload_type is not None
         seq = self._rtx_seq
         self._rtx_seq = (seq + 1) & 0xFFFF
+        extensions = self._rtx_extensions
+        if self.transport_extension is not None:
+            extensions = {self.transport_extension: b"\x00\x00", **extensions}
         rtx = RtpHeader(
             self.rtx_payload_type,
             seq,
@@ -171,7 +185,7 @@ class RtpSendStream:
             self.rtx_ssrc,
             header.marker,
             header.csrcs,
-            header.extensions,  # the transport-wide placeholder stays first
+            extensions,
         )
         osn = struct.pack("!H", header.sequence_number)
         return rtx.serialize(osn + original[header.payload_offset :])

@@ -141,6 +141,8 @@ class ReceiveStream:
     ssrc: int
     payload_type: int
     mid: str | None = None
+    #: The RFC 8852 rid the stream carried (simulcast), if any.
+    rid: str | None = None
     base_seq: int = 0
     max_seq: int = 0
     cycles: int = 0
@@ -248,6 +250,8 @@ class RtpSession:
         #: Payload type -> clock rate, from the negotiated codecs (jitter needs it).
         self.clock_rates: dict[int, int] = {}
         self._mid_extension: int | None = None
+        self._rid_extension: int | None = None
+        self._repaired_rid_extension: int | None = None
         self._next_report: float | None = None
         self._out: deque[bytes] = deque()
         self._events: deque[SessionEvent] = deque()
@@ -286,6 +290,12 @@ class RtpSession:
         """The negotiated id of ``urn:ietf:params:rtp-hdrext:sdes:mid``."""
         self._mid_extension = ext_id
 
+    def set_rid_extensions(self, rid: int | None, repaired: int | None) -> None:
+        """The negotiated ids of ``rtp-stream-id`` and ``repaired-rtp-stream-id``
+        (RFC 8852): simulcast streams say which encoding they are."""
+        self._rid_extension = rid
+        self._repaired_rid_extension = repaired
+
     # -- input --------------------------------------------------------------------------
 
     def set_transport_cc_extension(self, ext_id: int | None) -> None:
@@ -313,6 +323,14 @@ class RtpSession:
     def _handle_rtx(self, now: float, header: RtpHeader, packet: bytes) -> RtpHeader | None:
         """RFC 4588 §4: rebuild the original packet from an RTX one."""
         media_ssrc = self.rtx_ssrcs.get(header.ssrc)
+        if media_ssrc is None and self._repaired_rid_extension is not None:
+            # Unsignalled simulcast RTX: its repaired rid names the stream.
+            raw = header.extensions.get(self._repaired_rid_extension)
+            if raw:
+                rid = raw.decode("ascii", "replace")
+                media_ssrc = next((s.ssrc for s in self.streams.values() if s.rid == rid), None)
+                if media_ssrc is not None and len(self.rtx_ssrcs) < _MAX_STREAMS:
+                    self.rtx_ssrcs[header.ssrc] = media_ssrc
         end = len(packet) - header.padding
         if media_ssrc is None or end - header.payload_offset < 2:
             return None  # padding-only probe, or an RTX stream we cannot map
@@ -346,10 +364,16 @@ class RtpSession:
                 raw = header.extensions.get(self._mid_extension)
                 if raw:
                     mid = raw.decode("ascii", "replace")
+            rid = None
+            if self._rid_extension is not None:
+                raw = header.extensions.get(self._rid_extension)
+                if raw:
+                    rid = raw.decode("ascii", "replace")
             stream = ReceiveStream(
                 header.ssrc,
                 header.payload_type,
                 mid,
+                rid,
                 base_seq=header.sequence_number,
                 max_seq=header.sequence_number,
                 clock_rate=self.clock_rates.get(header.payload_type, 90000),
