@@ -282,3 +282,26 @@ async def test_simulcast_sends_three_scaled_layers_with_rids(pair: Any) -> None:
     after = await reports(a, "outbound-rtp")
     assert after["l"].packetsSent == before and not after["l"].active
     assert after["h"].packetsSent > outbound["h"].packetsSent
+
+
+async def test_a_preferred_codec_we_cannot_encode_falls_back_to_one_we_can(pair: Any) -> None:
+    """VP9 and AV1 negotiated first (the peer prefers them): we send the first
+    negotiated codec we can encode, as RFC 3264 allows, and the peer decodes it."""
+    from rtcpeer import RTCRtpReceiver
+
+    a, b, tracks = pair
+    a.addTrack(TestPatternTrack(160, 120, 30))
+    codecs = RTCRtpReceiver.getCapabilities("video")["codecs"]  # type: ignore[index]
+    first = [c for c in codecs if c["mimeType"] in ("video/AV1",)]
+    b_transceiver = b.addTransceiver("video", direction="recvonly")
+    b_transceiver.setCodecPreferences(first + [c for c in codecs if c not in first])
+    await connect(b, a)  # b offers AV1 first; a answers in that order
+    await until(lambda: tracks or b.getTransceivers()[0].receiver.track.muted is False)
+    track = b.getTransceivers()[0].receiver.track
+    picture = await recv(track)
+    assert picture.width == 160
+    stats = await b.getStats()
+    inbound = next(r for r in stats.values() if r.type == "inbound-rtp")
+    assert stats[inbound.codecId].mimeType != "video/AV1"
+    negotiated = a.getTransceivers()[0]._core.negotiated
+    assert negotiated is not None and negotiated.codecs[0].mime_type == "video/AV1"

@@ -32,6 +32,7 @@ from rtcpeer.media.codecs import (
     VideoDecoder,
     VideoEncoder,
     decoder_for,
+    encodable,
     encoder_for,
 )
 from rtcpeer.media.payload import payloader_for
@@ -128,7 +129,16 @@ class SendPipe:
         if not sending or negotiation is None or not negotiation.codecs:
             self.stop()
             return
-        codec = negotiation.codecs[0]
+        # Any negotiated codec may be sent (RFC 3264 §5.1: the list is a preference
+        # order): the first one we can encode.
+        codec = next(
+            (
+                c for c in negotiation.codecs
+                if payloader_for(_subtype(c), c.sdp_fmtp_line) is not None
+                and encodable(_subtype(c))
+            ),
+            negotiation.codecs[0],
+        )  # fmt: skip
         encodings = list(negotiation.send_encodings)
         if negotiation.send_rids:
             # Simulcast accepted: the encodings whose rids the answer kept.
