@@ -212,6 +212,26 @@ async def test_get_user_media_constraints() -> None:
         await video.recv()
 
 
+async def test_vp9_when_preferred(pair: Any) -> None:
+    from rtcpeer import RTCRtpReceiver
+
+    a, b, tracks = pair
+    sender = a.addTrack(TestPatternTrack(320, 240, 30, level=90))
+    transceiver = next(t for t in a.getTransceivers() if t.sender is sender)
+    codecs = RTCRtpReceiver.getCapabilities("video")["codecs"]  # type: ignore[index]
+    transceiver.setCodecPreferences(
+        [c for c in codecs if c["mimeType"] == "video/VP9" and "profile-id=0" in c["sdpFmtpLine"]]
+    )
+    await connect(a, b)
+    await until(lambda: tracks)
+    pictures = [await recv(tracks[0]) for _ in range(5)]
+    assert {(p.width, p.height) for p in pictures} == {(320, 240)}
+    assert 70 < brightness(pictures[-1]) < 110
+    stats = await b.getStats()
+    inbound = next(r for r in stats.values() if r.type == "inbound-rtp")
+    assert stats[inbound.codecId].mimeType == "video/VP9"
+
+
 @pytest.mark.parametrize("mode", [1, 0])
 async def test_h264_when_preferred(pair: Any, mode: int) -> None:
     a, b, tracks = pair
@@ -277,6 +297,7 @@ async def test_simulcast_sends_three_scaled_layers_with_rids(pair: Any) -> None:
     parameters = sender.getParameters()
     parameters["encodings"][2]["active"] = False
     await sender.setParameters(parameters)
+    await asyncio.sleep(0.15)  # a frame already being encoded may still go out
     before = (await reports(a, "outbound-rtp"))["l"].packetsSent
     await asyncio.sleep(0.3)
     after = await reports(a, "outbound-rtp")

@@ -135,7 +135,7 @@ class SendPipe:
             (
                 c for c in negotiation.codecs
                 if payloader_for(_subtype(c), c.sdp_fmtp_line) is not None
-                and encodable(_subtype(c))
+                and encodable(_subtype(c), c.sdp_fmtp_line)
             ),
             negotiation.codecs[0],
         )  # fmt: skip

@@ -6,6 +6,9 @@ is a key frame, and strips the payload header so the frames of a codec can be
 re-assembled (:mod:`rtcpeer.rtp.jitterbuffer`).
 
 - VP8: RFC 7741 (payload descriptor with a 15-bit PictureID, §4.2).
+- VP9: RFC 9628 in non-flexible mode, one spatial and one temporal layer: a 15-bit
+  PictureID, layer indices with TL0PICIDX, and the scalability structure (resolution,
+  one-frame group) on a key frame's first packet, which is what browsers expect.
 - H.264: RFC 6184 with packetization-mode 1 (single NAL units, STAP-A aggregation of
   small NAL units such as SPS/PPS, FU-A fragmentation of large ones; §5.6-5.8) or
   mode 0 (single NAL units only: the encoder must keep each slice within budget).
@@ -26,6 +29,8 @@ __all__ = [
     "Payloader",
     "Vp8Depayloader",
     "Vp8Payloader",
+    "Vp9Depayloader",
+    "Vp9Payloader",
     "depayloader_for",
     "payloader_for",
 ]
@@ -151,6 +156,143 @@ class Vp8Depayloader:
             return False
         # RFC 7741 §4.3: the P bit of the VP8 payload header, 0 for a key frame.
         return pos < len(payload) and payload[pos] & 0x01 == 0
+
+    def strip(self, payload: bytes) -> bytes:
+        return payload[self._header_length(payload) :]
+
+
+_VP9_I: Final = 0x80
+_VP9_P: Final = 0x40
+_VP9_L: Final = 0x20
+_VP9_F: Final = 0x10
+_VP9_B: Final = 0x08
+_VP9_E: Final = 0x04
+_VP9_V: Final = 0x02
+
+
+class Vp9Payloader:
+    """RFC 9628 §4.2, non-flexible mode. ``size`` (width, height) is announced in
+    the scalability structure of key frames; the owner sets it per frame."""
+
+    __slots__ = ("picture_id", "size", "tl0picidx")
+
+    def __init__(self, picture_id: int = 0) -> None:
+        self.picture_id = picture_id & 0x7FFF
+        self.tl0picidx = 0
+        self.size: tuple[int, int] | None = None
+
+    def payload(self, frame: bytes, budget: int) -> list[bytes]:
+        pid = self.picture_id
+        self.picture_id = (pid + 1) & 0x7FFF
+        tl0 = self.tl0picidx
+        self.tl0picidx = (tl0 + 1) & 0xFF  # every frame is in temporal layer 0
+        keyframe = _vp9_is_keyframe(frame)
+        common = bytes((0x80 | pid >> 8, pid & 0xFF, 0x00, tl0))  # PID, L (all 0), TL0PICIDX
+        ss = b""
+        if keyframe:
+            width, height = self.size or _vp9_size(frame) or (0, 0)
+            # N_S=0, Y=1, G=1; one group: TID 0, U 0, R 1, P_DIFF 1.
+            ss = bytes((0x18,)) + width.to_bytes(2) + height.to_bytes(2) + b"\x01\x04\x01"
+        flags = _VP9_I | _VP9_L | (0 if keyframe else _VP9_P)
+        first_overhead = 1 + len(common) + len(ss)
+        size = max(1, budget - first_overhead)
+        count = max(1, -(-len(frame) // size))
+        size = -(-len(frame) // count) if frame else 0
+        view = memoryview(frame)
+        out = []
+        for i in range(count):
+            bits = flags | (_VP9_B if i == 0 else 0) | (_VP9_E if i == count - 1 else 0)
+            header = bytes((bits | (_VP9_V if i == 0 and ss else 0),)) + common
+            out.append(header + (ss if i == 0 else b"") + view[i * size : (i + 1) * size])
+        return out
+
+
+def _vp9_is_keyframe(frame: bytes) -> bool:
+    """VP9 uncompressed header (VP9 bitstream §6.2): frame_marker, profile,
+    show_existing_frame, frame_type (0 = key)."""
+    if not frame:
+        return False
+    first = frame[0]
+    if first >> 6 != 0b10:
+        return False
+    profile = ((first >> 5) & 1) | (((first >> 4) & 1) << 1)
+    bit = 3 if profile < 3 else 2  # profile 3 has a reserved zero bit
+    show_existing = (first >> bit) & 1
+    if show_existing:
+        return False
+    return (first >> (bit - 1)) & 1 == 0
+
+
+def _vp9_size(frame: bytes) -> tuple[int, int] | None:
+    """Width and height from a profile-0 key frame's header (§6.2: sync code,
+    color config, frame size)."""
+    if len(frame) < 10 or not _vp9_is_keyframe(frame) or frame[1:4] != b"\x49\x83\x42":
+        return None
+    # After the 1st byte's 6 bits used (marker 2, profile 2, show_existing 1,
+    # frame_type 1) come show_frame, error_resilient (2 bits), the 24-bit sync code,
+    # then for profile 0 color_space (3) and color_range (1).
+    bits = int.from_bytes(frame[:10])
+    total = 80
+    pos = 2 + 2 + 1 + 1 + 1 + 1 + 24 + 3 + 1
+    width = ((bits >> (total - pos - 16)) & 0xFFFF) + 1
+    height = ((bits >> (total - pos - 32)) & 0xFFFF) + 1
+    return width, height
+
+
+class Vp9Depayloader:
+    """RFC 9628 payload descriptor parsing (flexible and non-flexible modes)."""
+
+    __slots__ = ()
+    whole_frames = False
+
+    @staticmethod
+    def _header_length(payload: bytes) -> int:
+        if not payload:
+            raise ValueError("empty VP9 payload")
+        flags = payload[0]
+        pos = 1
+        if flags & _VP9_I:
+            if len(payload) <= pos:
+                raise ValueError("truncated VP9 PictureID")
+            pos += 2 if payload[pos] & 0x80 else 1
+        if flags & _VP9_L:
+            pos += 1 if flags & _VP9_F else 2  # TL0PICIDX in non-flexible mode
+        if flags & _VP9_F and flags & _VP9_P:
+            for _ in range(3):  # P_DIFF entries, N bit says another follows
+                if pos >= len(payload):
+                    raise ValueError("truncated VP9 P_DIFF")
+                more = payload[pos] & 0x01
+                pos += 1
+                if not more:
+                    break
+        if flags & _VP9_V:
+            if pos >= len(payload):
+                raise ValueError("truncated VP9 scalability structure")
+            ss = payload[pos]
+            pos += 1
+            layers = (ss >> 5) + 1
+            if ss & 0x10:
+                pos += 4 * layers
+            if ss & 0x08:
+                if pos >= len(payload):
+                    raise ValueError("truncated VP9 N_G")
+                groups = payload[pos]
+                pos += 1
+                for _ in range(groups):
+                    if pos >= len(payload):
+                        raise ValueError("truncated VP9 picture group")
+                    refs = (payload[pos] >> 2) & 0x3
+                    pos += 1 + refs
+        if pos > len(payload):
+            raise ValueError("truncated VP9 payload descriptor")
+        return pos
+
+    def is_frame_start(self, payload: bytes) -> bool:
+        return bool(payload) and payload[0] & _VP9_B != 0
+
+    def is_keyframe(self, payload: bytes) -> bool:
+        # Not inter-predicted and the start of a frame (of spatial layer 0).
+        return bool(payload) and payload[0] & (_VP9_P | _VP9_B) == _VP9_B
 
     def strip(self, payload: bytes) -> bytes:
         return payload[self._header_length(payload) :]
@@ -303,6 +445,8 @@ def payloader_for(codec: str, fmtp: str | None = None) -> Payloader | None:
         return AudioPayloader()
     if name == "vp8":
         return Vp8Payloader()
+    if name == "vp9":
+        return Vp9Payloader()
     if name == "h264":
         return H264Payloader(h264_packetization_mode(fmtp))
     return None
@@ -322,6 +466,8 @@ def depayloader_for(codec: str) -> Depayloader | None:
         return AudioDepayloader()
     if name == "vp8":
         return Vp8Depayloader()
+    if name == "vp9":
+        return Vp9Depayloader()
     if name == "h264":
         return H264Depayloader()
     return None

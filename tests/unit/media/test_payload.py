@@ -72,7 +72,7 @@ def test_audio_formats_are_one_frame_per_packet() -> None:
         assert payloader_for(name) is not None
         depay = depayloader_for(name)
         assert depay is not None and depay.whole_frames
-    assert payloader_for("VP9") is None and depayloader_for("AV1") is None
+    assert payloader_for("AV1") is None and depayloader_for("AV1") is None
 
 
 def annexb(*units: bytes) -> bytes:
@@ -147,3 +147,47 @@ def test_h264_payloaders_follow_packetization_mode() -> None:
     mode0 = payloader_for("H264", "profile-level-id=42e01f")
     assert isinstance(mode1, H264Payloader) and mode1.mode == 1
     assert isinstance(mode0, H264Payloader) and mode0.mode == 0
+
+
+def test_vp9_non_flexible_descriptor_with_scalability_structure_on_key_frames() -> None:
+    from rtcpeer.media.payload import Vp9Depayloader, Vp9Payloader
+
+    payloader = Vp9Payloader(picture_id=300)
+    payloader.size = (320, 240)
+    key = bytes([0x82, 0x49, 0x83, 0x42]) + bytes(2500)  # frame_type 0: a key frame
+    packets = payloader.payload(key, 1100)
+    first = packets[0]
+    assert first[0] == 0x80 | 0x20 | 0x08 | 0x02  # I, L, B, V (P clear: a key frame)
+    assert first[1:3] == bytes([0x80 | 300 >> 8, 300 & 0xFF])
+    assert first[3:5] == b"\x00\x00"  # TID/SID 0, TL0PICIDX 0
+    assert first[5] == 0x18 and first[6:10] == (320).to_bytes(2) + (240).to_bytes(2)
+    assert packets[-1][0] & 0x04 and not packets[1][0] & 0x08  # E on the last, B on the first
+    depay = Vp9Depayloader()
+    assert depay.is_keyframe(first) and depay.is_frame_start(first)
+    assert b"".join(depay.strip(p) for p in packets) == key
+    delta = bytes([0x86]) + bytes(100)  # frame_type 1
+    [packet] = payloader.payload(delta, 1100)
+    assert packet[0] == 0x80 | 0x40 | 0x20 | 0x08 | 0x04  # I, P, L, B, E; no SS
+    assert packet[4] == 1  # TL0PICIDX counts frames
+    assert not depay.is_keyframe(packet)
+    assert depay.strip(packet) == delta
+
+
+def test_vp9_flexible_mode_descriptor_is_read_too() -> None:
+    from rtcpeer.media.payload import Vp9Depayloader
+
+    # I (7-bit PID), P, L, F, B, E; TID/SID byte; two P_DIFFs (N set on the first).
+    packet = bytes([0x80 | 0x40 | 0x20 | 0x10 | 0x08 | 0x04, 0x05, 0x00, 0x03, 0x02]) + b"vp9"
+    assert Vp9Depayloader().strip(packet) == b"vp9"
+    with pytest.raises(ValueError):
+        Vp9Depayloader().strip(packet[:4])
+
+
+@given(st.binary(min_size=1, max_size=20000), st.integers(100, 1400))
+def test_vp9_round_trip(frame: bytes, budget: int) -> None:
+    from rtcpeer.media.payload import Vp9Depayloader, Vp9Payloader
+
+    packets = Vp9Payloader().payload(frame, budget)
+    assert all(len(p) <= budget for p in packets)
+    depay = Vp9Depayloader()
+    assert b"".join(depay.strip(p) for p in packets) == frame
