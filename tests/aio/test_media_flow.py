@@ -326,3 +326,34 @@ async def test_a_preferred_codec_we_cannot_encode_falls_back_to_one_we_can(pair:
     assert stats[inbound.codecId].mimeType != "video/AV1"
     negotiated = a.getTransceivers()[0]._core.negotiated
     assert negotiated is not None and negotiated.codecs[0].mime_type == "video/AV1"
+
+
+async def test_get_stats_with_a_selector(pair: Any) -> None:
+    """W3C §8.5: a track's stats are its RTP streams and what they reference; the
+    sender's and receiver's getStats() are the same selections."""
+    from rtcpeer import InvalidAccessError
+
+    a, b, tracks = pair
+    audio, video = ToneTrack(), TestPatternTrack(160, 120, 30)
+    audio_sender = a.addTrack(audio)
+    a.addTrack(video)
+    await connect(a, b)
+    await until(lambda: len(tracks) == 2)
+    await recv(tracks[0])
+    selected = await a.getStats(audio)
+    types = {s.type for s in selected.values()}
+    assert {"outbound-rtp", "codec", "transport", "media-source"} <= types
+    assert "candidate-pair" in types and "local-candidate" in types
+    assert {s.kind for s in selected.values() if s.type == "outbound-rtp"} == {"audio"}
+    assert "inbound-rtp" not in types and "data-channel" not in types
+    assert set((await audio_sender.getStats()).keys()) == set(selected.keys())
+    remote = next(t for t in tracks if t.kind == "video")
+    await recv(remote)
+    received = await b.getStats(remote)
+    assert [s.kind for s in received.values() if s.type == "inbound-rtp"] == ["video"]
+    receiver = next(r for r in b.getReceivers() if r.track is remote)
+    assert set((await receiver.getStats()).keys()) == set(received.keys())
+    with pytest.raises(InvalidAccessError):
+        await a.getStats(MediaStreamTrack("audio"))  # carried by no sender
+    with pytest.raises(TypeError):
+        await a.getStats("audio")

@@ -40,7 +40,7 @@ from rtcpeer.aio.events import EventTarget
 from rtcpeer.aio.mdns import MdnsService
 from rtcpeer.aio.media import MediaStream, MediaStreamTrack
 from rtcpeer.aio.rtp import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, RTCTrackEvent
-from rtcpeer.aio.stats import RTCStatsReport, collect_stats
+from rtcpeer.aio.stats import RTCStatsReport, collect_stats, select_stats
 from rtcpeer.connection import Connection, ConnectionEvent, SctpStateEvent
 from rtcpeer.datagram import Address
 from rtcpeer.dtls.certificate import Certificate
@@ -1121,9 +1121,38 @@ class RTCPeerConnection(EventTarget):
     # -- stats ---------------------------------------------------------------------------------
 
     async def getStats(self, selector: Any = None) -> RTCStatsReport:
-        """W3C ``getStats()``: an :class:`RTCStatsReport` (id -> stats)."""
+        """W3C ``getStats(selector)``: an :class:`RTCStatsReport` (id -> stats) of
+        everything, or, for a ``MediaStreamTrack`` that exactly one sender or
+        receiver carries, of its RTP streams and what they reference (§8.5)."""
         self._check_not_closed()
-        return collect_stats(self, time.time() * 1000.0)
+        report = collect_stats(self, time.time() * 1000.0)
+        if selector is None:
+            return report
+        if not isinstance(selector, MediaStreamTrack):
+            raise TypeError("getStats takes a MediaStreamTrack or None")
+        senders = [s for s in self.getSenders() if s.track is selector]
+        receivers = [r for r in self.getReceivers() if r.track is selector]
+        if len(senders) + len(receivers) != 1:
+            raise InvalidAccessError(
+                "getStats(track) needs a track that exactly one sender or receiver carries"
+            )
+        if senders:
+            return self._sender_stats(senders[0], report)
+        return self._receiver_stats(receivers[0], report)
+
+    def _sender_stats(self, sender: RTCRtpSender, report: RTCStatsReport) -> RTCStatsReport:
+        ssrcs = {layer.stream.ssrc for layer in sender._pipe.layers}
+        roots = [sid for sid, s in report.items() if s.type == "outbound-rtp" and s.ssrc in ssrcs]
+        return select_stats(report, roots)
+
+    def _receiver_stats(self, receiver: RTCRtpReceiver, report: RTCStatsReport) -> RTCStatsReport:
+        track_id = receiver.track.id
+        roots = [
+            sid
+            for sid, s in report.items()
+            if s.type == "inbound-rtp" and s.get("trackIdentifier") == track_id
+        ]
+        return select_stats(report, roots)
 
     # -- close ---------------------------------------------------------------------------------------
 

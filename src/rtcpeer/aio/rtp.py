@@ -219,7 +219,10 @@ class RTCRtpSender:
         self._pipe.parameters_changed()
 
     async def getStats(self) -> Any:
-        return await self._transceiver._pc.getStats(self._track)
+        """W3C ``RTCRtpSender.getStats()``: this sender's streams and what they
+        reference (even without a track)."""
+        pc = self._transceiver._pc
+        return pc._sender_stats(self, await pc.getStats())
 
 
 class RTCRtpReceiver:
@@ -259,7 +262,10 @@ class RTCRtpReceiver:
         return []
 
     async def getStats(self) -> Any:
-        return await self._transceiver._pc.getStats(self._track)
+        """W3C ``RTCRtpReceiver.getStats()``: this receiver's streams and what they
+        reference."""
+        pc = self._transceiver._pc
+        return pc._receiver_stats(self, await pc.getStats())
 
 
 class RTCRtpTransceiver:

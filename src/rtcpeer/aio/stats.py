@@ -246,6 +246,23 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
     return RTCStatsReport(out)
 
 
+def select_stats(report: RTCStatsReport, roots: list[str]) -> RTCStatsReport:
+    """W3C §8.5 stats selection: ``roots`` and every stats object they reference,
+    directly or not (``transportId``, ``codecId``, ``remoteId``...)."""
+    chosen: dict[str, RTCStats] = {}
+    pending = [r for r in roots if r in report]
+    while pending:
+        sid = pending.pop()
+        if sid in chosen:
+            continue
+        stats = report[sid]
+        chosen[sid] = stats
+        for key, value in stats.items():
+            if key.endswith("Id") and isinstance(value, str) and value in report:
+                pending.append(value)
+    return RTCStatsReport(chosen)
+
+
 def _media_stats(
     pc: RTCPeerConnection, out: dict[str, RTCStats], timestamp: float, transport_id: str
 ) -> None:
