@@ -104,6 +104,10 @@ class ConnectionDriver:
         if self._closed:
             return
         self._flush()
+        ice = self.connection.ice
+        while (local := ice.poll_stream_to_close()) is not None:
+            for key in [k for k in self._streams if k[0] == local]:
+                self._streams.pop(key).close()
         connection = self.connection
         events = self._pending_events
         while (event := connection.poll_event()) is not None:

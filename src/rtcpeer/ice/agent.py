@@ -344,6 +344,9 @@ class IceAgent:
         self._relays: dict[Address, TurnClient] = {}
         self._turn_pending: set[TurnClient] = set()
         self._streams_expected = 0
+        #: Local addresses of TURN TCP/TLS streams whose allocation failed: the shell
+        #: closes them (poll_stream_to_close).
+        self._streams_to_close: deque[Address] = deque()
         #: Relayed payloads beyond the first that one stream read carried (TCP).
         self.relayed_backlog: list[bytes] = []
         self._now = 0.0
@@ -830,7 +833,14 @@ class IceAgent:
         self._schedule_checks(now)
         self._maybe_gathering_complete()
 
+    def poll_stream_to_close(self) -> Address | None:
+        """The local address of a TURN TCP/TLS stream nothing uses any more (its
+        allocation failed or was lost): the shell closes that connection."""
+        return self._streams_to_close.popleft() if self._streams_to_close else None
+
     def _on_turn_failed(self, client: TurnClient, event: TurnFailed) -> None:
+        if client.transport == "tcp":
+            self._streams_to_close.append(client.base)
         if client in self._turn_pending:
             self._turn_pending.discard(client)
             self._gathers_pending -= 1

@@ -265,3 +265,26 @@ def test_channel_bind_timeout_falls_back_to_indications() -> None:
     wire = StunMessage.parse(link.client_sent[sent])
     assert wire.method == StunMethod.SEND  # an indication, not ChannelData on a dead channel
     assert link.to_peer[-1].data == b"still gets there"
+
+
+def test_agent_hands_back_the_stream_of_a_failed_tcp_allocation() -> None:
+    """A TURN allocation over TCP/TLS that fails leaves nothing to use its stream:
+    the agent says so (poll_stream_to_close), so the shell can close it."""
+    from rtcpeer.ice.agent import IceAgent
+    from rtcpeer.ice.turn import TurnServerConfig
+
+    server = TurnServer(SERVER, {"alice": "secret"})
+    agent = IceAgent(controlling=True, rng=random.Random(2))
+    config = TurnServerConfig(SERVER, "alice", "wrong", "turn:x?transport=tcp", "tcp")
+    agent.start_gathering(0.0)
+    agent.expect_turn_stream(config)
+    local: Address = ("10.0.0.1", 40000)
+    agent.add_turn_stream(0.0, local, config)
+    assert agent.poll_stream_to_close() is None
+    for _ in range(10):
+        while (out := agent.poll_transmit()) is not None:
+            server.handle_datagram(0.0, Datagram(local, SERVER, out.data))
+        while (back := server.poll_datagram()) is not None:
+            agent.handle_datagram(0.0, Datagram(SERVER, local, back.data))
+    assert agent.poll_stream_to_close() == local
+    assert agent.poll_stream_to_close() is None
