@@ -19,6 +19,7 @@ from rtcpeer.aio.peerconnection import (
     RTCPeerConnectionIceEvent,
     RTCSessionDescription,
 )
+from rtcpeer.aio.player import MediaPlayer, MediaRecorder
 from rtcpeer.aio.rtp import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, RTCTrackEvent
 from rtcpeer.aio.sources import MediaDevices, TestPatternTrack, ToneTrack, mediaDevices
 from rtcpeer.aio.stats import RTCStats, RTCStatsReport
@@ -43,6 +44,8 @@ __all__ = [
     "InvalidStateError",
     "InvalidSyntaxError",
     "MediaDevices",
+    "MediaPlayer",
+    "MediaRecorder",
     "MediaStream",
     "MediaStreamTrack",
     "MediaStreamTrackEvent",

@@ -1,0 +1,126 @@
+"""MediaPlayer (files, URLs, devices through PyAV) as a source and MediaRecorder as a
+sink, across a real loopback call."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import math
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from rtcpeer import InvalidStateError, MediaPlayer, MediaRecorder, RTCPeerConnection
+from tests.aio.test_media_flow import connect, until
+from tests.seed.test_seed_media import brightness
+
+
+def make_clip(path: Path, seconds: float = 2.0) -> Path:
+    """An H.264 + AAC clip: brightness rising frame by frame, a 440 Hz tone."""
+    out = av.open(str(path), "w")
+    video = out.add_stream("libx264", rate=30)
+    video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"  # type: ignore[union-attr]
+    audio = out.add_stream("aac", rate=48000)
+    audio.layout = "mono"  # type: ignore[union-attr]
+    for i in range(int(30 * seconds)):
+        frame = av.VideoFrame(320, 240, "yuv420p")
+        for plane, value in zip(frame.planes, (40 + 3 * i, 128, 128), strict=True):
+            plane.update(bytes([min(value, 235)]) * plane.buffer_size)
+        frame.pts = i
+        for packet in video.encode(frame):  # type: ignore[union-attr]
+            out.mux(packet)
+    for i in range(int(50 * seconds)):
+        sound = av.AudioFrame(format="fltp", layout="mono", samples=960)
+        sound.sample_rate = 48000
+        samples = (0.3 * math.sin(2 * math.pi * 440 * (i * 960 + k) / 48000) for k in range(960))
+        sound.planes[0].update(array.array("f", samples).tobytes())
+        sound.pts = i * 960
+        for packet in audio.encode(sound):  # type: ignore[union-attr]
+            out.mux(packet)
+    for stream in (video, audio):
+        for packet in stream.encode(None):  # type: ignore[union-attr]
+            out.mux(packet)
+    out.close()
+    return path
+
+
+@pytest.fixture
+async def call() -> Any:
+    a, b = RTCPeerConnection(), RTCPeerConnection()
+    tracks: list[Any] = []
+    b.ontrack = lambda e: tracks.append(e.track)
+    yield a, b, tracks
+    await a.close()
+    await b.close()
+
+
+async def test_a_file_plays_to_the_far_end_which_records_it(call: Any, tmp_path: Path) -> None:
+    a, b, tracks = call
+    player = MediaPlayer(str(make_clip(tmp_path / "clip.mp4")))
+    assert player.audio is not None and player.video is not None
+    a.addTrack(player.audio)
+    a.addTrack(player.video)
+    await connect(a, b)
+    await until(lambda: len(tracks) == 2)
+    remote = {t.kind: t for t in tracks}
+    recorder = MediaRecorder(str(tmp_path / "recorded.mp4"))
+    recorder.addTrack(remote["video"])
+    recorder.addTrack(remote["audio"])
+    picture = await asyncio.wait_for(remote["video"].recv(), 10)
+    assert (picture.width, picture.height) == (320, 240)
+    await recorder.start()
+    # The clip plays at its own pace and then its tracks end.
+    await until(lambda: player.video.readyState == "ended", timeout=10)  # type: ignore[union-attr]
+    await recorder.stop()
+    assert recorder.frames_written > 30
+    recorded = av.open(str(tmp_path / "recorded.mp4"))
+    kinds = {s.type for s in recorded.streams}
+    assert kinds == {"audio", "video"}
+    frames = list(recorded.decode(video=0))
+    assert len(frames) > 20 and (frames[0].width, frames[0].height) == (320, 240)
+    # The clip's brightness ramp survived the round trip (encode, send, decode, record).
+    assert brightness(frames[-1]) > brightness(frames[0]) + 20
+    recorded.close()
+
+
+async def test_player_ends_its_tracks_loops_and_stops(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "short.mp4", seconds=0.5)
+    once = MediaPlayer(str(clip), realtime=False)
+    assert once.video is not None
+    frames = 0
+    with pytest.raises(InvalidStateError):
+        while True:
+            await asyncio.wait_for(once.video.recv(), 5)
+            frames += 1
+    assert frames == 15 and once.video.readyState == "ended"
+    looping = MediaPlayer(str(clip), loop=True, realtime=False)
+    assert looping.video is not None
+    pts = [(await asyncio.wait_for(looping.video.recv(), 5)).pts for _ in range(40)]
+    assert len(pts) == 40  # more than the clip holds: it started over
+    looping.stop()
+    assert looping.video.readyState == "ended"
+    with pytest.raises(av.FFmpegError):
+        MediaPlayer(str(tmp_path / "missing.mp4"))
+
+
+async def test_recorder_rejects_late_or_duplicate_tracks(tmp_path: Path) -> None:
+    from rtcpeer import TestPatternTrack, ToneTrack
+
+    recorder = MediaRecorder(str(tmp_path / "out.webm"))
+    video = TestPatternTrack(64, 48, 30)
+    recorder.addTrack(video)
+    recorder.addTrack(ToneTrack())
+    with pytest.raises(InvalidStateError):
+        recorder.addTrack(TestPatternTrack(64, 48, 30))
+    await recorder.start()
+    with pytest.raises(InvalidStateError):
+        recorder.addTrack(ToneTrack())
+    await asyncio.sleep(0.5)
+    await recorder.stop()
+    written = av.open(str(tmp_path / "out.webm"))
+    assert {s.codec_context.name for s in written.streams} == {"libvpx", "libopus"} or {
+        s.codec_context.name for s in written.streams
+    } == {"vp8", "opus"}
+    written.close()
