@@ -357,3 +357,40 @@ async def test_get_stats_with_a_selector(pair: Any) -> None:
         await a.getStats(MediaStreamTrack("audio"))  # carried by no sender
     with pytest.raises(TypeError):
         await a.getStats("audio")
+
+
+async def test_hold_and_resume_continue_the_same_stream(pair: Any) -> None:
+    """Direction inactive, then sendrecv again (a hold): the same SSRC resumes where
+    it stopped, so the receiver keeps decoding and the counters keep counting."""
+    a, b, tracks = pair
+    sender = a.addTrack(TestPatternTrack(160, 120, 30))
+    await connect(a, b)
+    await until(lambda: tracks)
+    await recv(tracks[0])
+    transceiver = a.getTransceivers()[0]
+
+    async def outbound() -> Any:
+        return next(r for r in (await a.getStats()).values() if r.type == "outbound-rtp")
+
+    before = await outbound()
+    transceiver.direction = "inactive"
+    await negotiate(a, b)
+    assert sender._pipe.stream is None
+    transceiver.direction = "sendrecv"
+    await negotiate(a, b)
+    await asyncio.sleep(0.3)
+    after = await outbound()
+    assert after.ssrc == before.ssrc and after.packetsSent > before.packetsSent
+    for _ in range(5):
+        await recv(tracks[0])
+    inbound = next(r for r in (await b.getStats()).values() if r.type == "inbound-rtp")
+    assert inbound.packetsLost <= 0 and inbound.framesDecoded >= 6
+
+
+async def test_two_readers_of_one_track_both_progress(pair: Any) -> None:
+    a, b, tracks = pair
+    a.addTrack(ToneTrack())
+    await connect(a, b)
+    await until(lambda: tracks)
+    first, second = await asyncio.wait_for(asyncio.gather(tracks[0].recv(), tracks[0].recv()), 5)
+    assert first is not second

@@ -51,7 +51,8 @@ class MediaStreamTrack(EventTarget):
         self._ready: ReadyState = "live"
         self.contentHint = ""
         self._frames: deque[Frame] | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        #: Readers waiting for a frame (several may read one track).
+        self._waiters: list[asyncio.Future[None]] = []
         self.frames_dropped = 0
 
     @property
@@ -99,11 +100,13 @@ class MediaStreamTrack(EventTarget):
         while not self._frames:
             if self._ready == "ended":
                 raise InvalidStateError("the track has ended")
-            self._waiter = asyncio.get_running_loop().create_future()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
             try:
-                await self._waiter
+                await waiter
             finally:
-                self._waiter = None
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
         return self._frames.popleft()
 
     def clone(self) -> MediaStreamTrack:
@@ -137,9 +140,9 @@ class MediaStreamTrack(EventTarget):
         self._wake()
 
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _set_muted(self, muted: bool) -> None:
         if self._ready == "ended" or muted == self._muted:

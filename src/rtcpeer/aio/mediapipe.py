@@ -106,6 +106,11 @@ class SendPipe:
         self._t0: float | None = None
         self._last_ts = -1
         self._last_audio_time: float | None = None
+        self._send_failed = False
+        self._audio_samples = 0
+        #: Streams this sender used, by SSRC: a stream that comes back (hold and
+        #: resume, a codec change) continues its sequence numbers and timestamps.
+        self._retired: dict[int, RtpSendStream] = {}
         # W3C media-source: what the track gave us.
         self.frames = 0
         self.width: int | None = None
@@ -180,6 +185,9 @@ class SendPipe:
         connection = self._pc._connection
         for layer in self.layers:
             connection.remove_send_stream(layer.stream.ssrc)
+            self._retired[layer.stream.ssrc] = layer.stream
+            if isinstance(layer.encoder, AudioEncoder):
+                self._audio_samples = layer.encoder.samples
         self.layers = []
         extensions = {uri: n for n, uri in negotiation.header_extensions}
         rtx = codec.rtx_payload_type if "nack" in codec.rtcp_feedback else None
@@ -205,8 +213,13 @@ class SendPipe:
                 rid_extension=extensions.get(_RID_URI) if rid else None,
                 repaired_rid_extension=extensions.get(_REPAIRED_RID_URI) if rid else None,
             )
+            before = self._retired.pop(encoding.ssrc, None)
+            if before is not None:
+                stream.continue_from(before)
             connection.add_send_stream(stream)
             encoder = encoder_for(_subtype(codec), negotiation.kind, codec.sdp_fmtp_line)
+            if isinstance(encoder, AudioEncoder):
+                encoder.skip(self._audio_samples)  # the timestamps go on
             scale = float((parameters.get(rid) or {}).get("scaleResolutionDownBy") or 1.0)
             self.layers.append(_Layer(stream, encoder, rid, max(1.0, scale)))
         # Bitrate in proportion to pixels (a quarter for each halving of the size).
@@ -272,6 +285,9 @@ class SendPipe:
             self._task = None
         for layer in self.layers:
             self._pc._connection.remove_send_stream(layer.stream.ssrc)
+            self._retired[layer.stream.ssrc] = layer.stream
+            if isinstance(layer.encoder, AudioEncoder):
+                self._audio_samples = layer.encoder.samples
         self.layers = []
         self.codec = None
 
@@ -284,6 +300,9 @@ class SendPipe:
         changed = asyncio.ensure_future(self._changed.wait())
         try:
             await asyncio.wait((receiving, changed), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            receiving.cancel()  # the pipe stopped: do not leave a reader behind
+            raise
         finally:
             changed.cancel()
         if not receiving.done():
@@ -319,7 +338,12 @@ class SendPipe:
             if frame is None:
                 continue
             self._account(frame)
-            await self._send(loop, track, frame)
+            try:
+                await self._send(loop, track, frame)
+            except Exception as exc:  # one bad frame must not end the sender
+                if not self._send_failed:
+                    logger.warning("could not send a frame of %r: %r", track, exc)
+                self._send_failed = True
 
     def _account(self, frame: AudioFrame | VideoFrame) -> None:
         self.frames += 1

@@ -644,7 +644,8 @@ class RTCPeerConnection(EventTarget):
                 elif uri == _TRANSPORT_CC_URI:
                     rtp.set_transport_cc_extension(number)
             ids = {uri: n for n, uri in negotiation.header_extensions}
-            rtp.set_rid_extensions(ids.get(_RID_URI), ids.get(_REPAIRED_RID_URI))
+            if _RID_URI in ids:  # (bundled: one id per URI, so audio cannot clear it)
+                rtp.set_rid_extensions(ids.get(_RID_URI), ids.get(_REPAIRED_RID_URI))
         for known in self._transceivers.values():
             if known._core.current_direction in ("sendrecv", "sendonly"):
                 known._ever_sent = True

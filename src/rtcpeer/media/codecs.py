@@ -106,10 +106,17 @@ class AudioEncoder:
         ctx.open()
         self._resampler = av.audio.resampler.AudioResampler("s16", "mono", rate)
         self._fifo = av.audio.fifo.AudioFifo()
+        self._input_shape: tuple[str, str, int] | None = None
         self._samples = 0
 
     def encode(self, frame: AudioFrame, keyframe: bool = False) -> list[Encoded]:
         out = []
+        shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if shape != self._input_shape:
+            # Another source (replaceTrack, a disabled track's silence): PyAV's
+            # resampler takes one input format for life.
+            self._input_shape = shape
+            self._resampler = av.audio.resampler.AudioResampler("s16", "mono", self.clock_rate)
         for resampled in self._resampler.resample(frame):
             resampled.pts = None
             self._fifo.write(resampled)
@@ -125,6 +132,11 @@ class AudioEncoder:
     def skip(self, samples: int) -> None:
         """Advance the timestamp over a gap (a pause in the source)."""
         self._samples += samples
+
+    @property
+    def samples(self) -> int:
+        """The RTP timestamp (from 0) of the next frame."""
+        return self._samples
 
 
 class VideoEncoder:
@@ -146,6 +158,7 @@ class VideoEncoder:
         self.framerate = framerate
         self._context: av.VideoCodecContext | None = None
         self._size: tuple[int, int] | None = None
+        self._reset = False
         self._index = 0
 
     def _open(self, width: int, height: int) -> av.VideoCodecContext:
@@ -174,14 +187,17 @@ class VideoEncoder:
         return self._size
 
     def reset(self) -> None:
-        """Re-open the encoder with the current settings at the next frame."""
-        self._context = None
+        """Re-open the encoder with the current settings at the next frame (safe to
+        call while another thread encodes: that thread re-opens)."""
+        self._reset = True
 
     def encode(self, frame: VideoFrame, timestamp: int, keyframe: bool = False) -> list[Encoded]:
         """Encode ``frame`` captured at ``timestamp`` (90 kHz, from 0)."""
         width, height = frame.width & ~1, frame.height & ~1
-        if self._context is None or self._size != (width, height):
-            self._context = self._open(width, height)
+        context = self._context
+        if context is None or self._reset or self._size != (width, height):
+            self._reset = False
+            context = self._context = self._open(width, height)
             keyframe = True
         if frame.format.name != "yuv420p" or (frame.width, frame.height) != (width, height):
             frame = frame.reformat(width=width, height=height, format="yuv420p")
@@ -189,7 +205,7 @@ class VideoEncoder:
         frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
         frame.pict_type = PictureType.I if keyframe else PictureType.NONE
         out = []
-        for packet in self._context.encode(frame):
+        for packet in context.encode(frame):
             out.append(Encoded(bytes(packet), timestamp, bool(packet.is_keyframe)))
         return out
 

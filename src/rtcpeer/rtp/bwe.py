@@ -84,6 +84,8 @@ class BandwidthEstimator:
         self.received_bitrate: float | None = None
         self.feedback_received = 0
         self.feedback_delay = 0.1
+        self._last_reference: int | None = None
+        self._reference_wraps = 0
 
     @property
     def target_bitrate(self) -> int:
@@ -101,8 +103,7 @@ class BandwidthEstimator:
             self._highest_sent = ext
         self._sent[ext] = (now, size)
         if len(self._sent) > _HISTORY:
-            for old in list(self._sent)[: len(self._sent) - _HISTORY]:
-                del self._sent[old]
+            del self._sent[next(iter(self._sent))]
 
     def _extend(self, sequence: int) -> int | None:
         if self._highest_sent is None:
@@ -116,6 +117,12 @@ class BandwidthEstimator:
         if base is None:
             return
         self.feedback_received += 1
+        # The reference time is the receiver's clock modulo 2^24 x 64 ms: unwrap it.
+        reference = feedback.reference_time
+        if self._last_reference is not None and reference < self._last_reference - (1 << 23):
+            self._reference_wraps += 1
+        self._last_reference = reference
+        shift = self._reference_wraps * (1 << 24) * 0.064
         lost = received = 0
         newest: float | None = None
         for offset, arrival in enumerate(feedback.arrivals):
@@ -127,7 +134,7 @@ class BandwidthEstimator:
                 lost += 1
                 continue
             received += 1
-            self._on_arrival(sent[0], arrival, sent[1])
+            self._on_arrival(sent[0], arrival + shift, sent[1])
         if newest is not None:
             # Send to feedback: the round trip plus queueing, what a response takes.
             self.feedback_delay += 0.1 * (max(0.0, now - newest) - self.feedback_delay)

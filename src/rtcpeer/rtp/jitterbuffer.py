@@ -55,6 +55,8 @@ class FrameAssembler:
         self.frames_dropped = 0
         self.packets_dropped = 0
         self._waiting_keyframe = True
+        #: Sequence numbers of padding-only packets ahead of ``_next``.
+        self._padding: set[int] = set()
 
     def _extend(self, seq: int) -> int:
         if self._highest is None:
@@ -78,6 +80,20 @@ class FrameAssembler:
         self._packets[ext] = (timestamp, marker, payload)
         if self._highest is None or ext > self._highest:
             self._highest = ext
+        self._assemble(now)
+
+    def push_padding(self, now: float, seq: int) -> None:
+        """A padding-only packet (a bandwidth probe): no media, but it takes a
+        sequence number the next frame would otherwise wait for."""
+        ext = self._extend(seq)
+        if self._highest is None or ext > self._highest:
+            self._highest = ext
+        if self._next is None or ext < self._next or self.depayloader.whole_frames:
+            if self.depayloader.whole_frames and self._next is not None and ext >= self._next:
+                self._next = ext + 1
+            return
+        if len(self._padding) < self.capacity:
+            self._padding.add(ext)
         self._assemble(now)
 
     def _push_whole(self, ext: int, timestamp: int, payload: bytes) -> None:
@@ -148,8 +164,14 @@ class FrameAssembler:
                 continue
             found = self._frame_at(self._next)
             if found is None:
+                if self._next in self._padding:
+                    self._padding.discard(self._next)
+                    self._next += 1
+                    continue
                 break
             self._emit(self._next, *found)
+        if self._padding and self._next is not None:
+            self._padding = {p for p in self._padding if p >= self._next}
         if self._packets and self._gap_since is None:
             self._gap_since = now
 
@@ -171,8 +193,19 @@ class FrameAssembler:
             if found is not None:
                 frames.append((seq, found))
         if not frames:
-            # Nothing whole: drop what is older than the newest start, wait again.
-            self._gap_since = now
+            # Nothing whole: drop what is older than the newest frame start (all of it
+            # when there is none), freeze until a key frame, and wait again.
+            starts = [q for q, e in self._packets.items() if self.depayloader.is_frame_start(e[2])]
+            cut = max(starts) if starts else max(self._packets) + 1
+            stale = [q for q in self._packets if q < cut]
+            for q in stale:
+                del self._packets[q]
+            self.packets_dropped += len(stale)
+            if stale:
+                self._next = max(self._next or cut, cut)
+                self._waiting_keyframe = True
+                self.keyframe_needed = True
+            self._gap_since = now if self._packets else None
             return
         key = next((f for f in frames if f[1][1].keyframe), None)
         start, (end, frame) = key if key is not None else frames[0]

@@ -92,6 +92,20 @@ class RtpSendStream:
         self.last_timestamp: int | None = None
         self.last_sent_at: float | None = None
 
+    def continue_from(self, previous: RtpSendStream) -> None:
+        """Carry on where ``previous`` (the same SSRC, before a renegotiation or a
+        pause) stopped: sequence numbers, timestamps and counters, so a receiver
+        sees one stream (RFC 3550 §5.1) and the W3C counters keep counting."""
+        self._seq = previous._seq
+        self._rtx_seq = previous._rtx_seq
+        self.timestamp_offset = previous.timestamp_offset
+        self._history = previous._history
+        for name in ("packets_sent", "bytes_sent", "header_bytes_sent", "frames_encoded",
+                     "key_frames_encoded", "retransmitted_packets_sent",
+                     "retransmitted_bytes_sent", "nack_count", "pli_count", "fir_count",
+                     "last_timestamp", "last_sent_at"):  # fmt: skip
+            setattr(self, name, getattr(previous, name))
+
     def send_frame(self, now: float, frame: bytes, timestamp: int, keyframe: bool) -> list[bytes]:
         """The RTP packets of an encoded frame; ``timestamp`` is in clock-rate units
         from the track's start (the random offset is added here)."""

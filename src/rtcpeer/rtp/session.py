@@ -28,6 +28,7 @@ from rtcpeer.rtp.bwe import BandwidthEstimator
 from rtcpeer.rtp.jitterbuffer import EncodedFrame, FrameAssembler
 from rtcpeer.rtp.pacer import AUDIO, REPAIR, VIDEO, Pacer
 from rtcpeer.rtp.packet import (
+    RTCP_BYE,
     ReportBlock,
     RtcpFir,
     RtcpNack,
@@ -67,6 +68,7 @@ _NACK_RETRIES: Final = 5
 _NACK_MAX_AGE: Final = 1.0
 _PLI_INTERVAL: Final = 0.3
 _SEEN_WINDOW: Final = 1024  # a power of two
+_STREAM_TIMEOUT: Final = 30.0
 _LEADING_NACK: Final = 8
 #: Retransmissions may use this share of the target bitrate, in bursts of this long.
 _REPAIR_SHARE: Final = 0.3
@@ -151,8 +153,11 @@ class ReceiveStream:
     bytes_received: int = 0
     header_bytes_received: int = 0
     jitter: float = 0.0  # RTP timestamp units
-    last_transit: float | None = None
+    last_transit: float | None = None  # arrival time of the last packet timed
+    last_timestamp: int = 0
     last_arrival: float = 0.0
+    #: Set when the sender restarted its sequence numbers (RFC 3550 A.1).
+    restarted: bool = False
     expected_prior: int = 0
     received_prior: int = 0
     clock_rate: int = 90000
@@ -192,6 +197,7 @@ class ReceiveStream:
         elif delta <= 0x10000 - _MAX_MISORDER:
             if seq == self.bad_seq:
                 # Two in a row after a jump: the sender restarted its sequence.
+                self.restarted = True
                 self.base_seq = self.max_seq = seq
                 self.cycles = 0
                 self.packets_received = 0
@@ -204,12 +210,14 @@ class ReceiveStream:
         return True
 
     def _update_jitter(self, timestamp: int, arrival: float) -> None:
-        """RFC 3550 A.8, in timestamp units."""
-        transit = arrival * self.clock_rate - timestamp
+        """RFC 3550 A.8, in timestamp units; successive timestamps are compared as a
+        signed 32-bit difference, so the timestamp's wrap is no jump."""
         if self.last_transit is not None:
-            d = abs(transit - self.last_transit)
+            elapsed = (timestamp - self.last_timestamp + 0x80000000) % (1 << 32) - 0x80000000
+            d = abs((arrival - self.last_transit) * self.clock_rate - elapsed)
             self.jitter += (d - self.jitter) / 16.0
-        self.last_transit = transit
+        self.last_transit = arrival
+        self.last_timestamp = timestamp
 
     def report_block(self, now: float) -> ReportBlock:
         expected = self.extended_highest - self.base_seq + 1
@@ -356,7 +364,7 @@ class RtpSession:
         if stream is None:
             if repaired:
                 return None
-            if len(self.streams) >= _MAX_STREAMS:
+            if len(self.streams) >= _MAX_STREAMS and not self._evict_idle(now):
                 self.dropped += 1
                 return None
             mid = None
@@ -390,6 +398,15 @@ class RtpSession:
         previous = stream.extended_highest
         if not stream._update_sequence(header.sequence_number):
             return header
+        if stream.restarted:
+            stream.restarted = False
+            stream.missing.clear()
+            stream.seen = [-1] * _SEEN_WINDOW
+            previous = stream.extended_highest
+            if stream.assembler is not None:
+                stream.assembler = FrameAssembler(stream.assembler.depayloader)
+        if header.payload_type != stream.payload_type:
+            self._switch_payload_type(stream, header.payload_type)
         current = stream.extended_highest
         ext = current - ((current - header.sequence_number) & 0xFFFF)
         slot = ext & (_SEEN_WINDOW - 1)
@@ -416,16 +433,47 @@ class RtpSession:
                 packet[header.payload_offset : payload_end],
             )  # fmt: skip
         assembler = stream.assembler
-        if assembler is not None:
-            assembler.push(
-                now,
-                header.sequence_number,
-                header.timestamp,
-                header.marker,
-                packet[header.payload_offset : payload_end],
-            )
+        if assembler is not None and header.payload_type == stream.payload_type:
+            if payload_end == header.payload_offset:
+                # Padding only (a bandwidth probe): a gap to step over, not media.
+                assembler.push_padding(now, header.sequence_number)
+            else:
+                assembler.push(
+                    now,
+                    header.sequence_number,
+                    header.timestamp,
+                    header.marker,
+                    packet[header.payload_offset : payload_end],
+                )
             self._drain_assembler(now, stream)
         return header
+
+    def _evict_idle(self, now: float) -> bool:
+        """Make room for a new stream by forgetting one silent for a while (RFC 3550
+        §6.3.5 times members out)."""
+        idle = min(self.streams.values(), key=lambda s: s.last_arrival)
+        if now - idle.last_arrival < _STREAM_TIMEOUT:
+            return False
+        self._forget_stream(idle.ssrc)
+        return True
+
+    def _forget_stream(self, ssrc: int) -> None:
+        self.streams.pop(ssrc, None)
+        for rtx in [r for r, media in self.rtx_ssrcs.items() if media == ssrc]:
+            del self.rtx_ssrcs[rtx]
+
+    def _switch_payload_type(self, stream: ReceiveStream, payload_type: int) -> None:
+        """A packet of another negotiated payload type on this SSRC: a codec switch
+        re-assembles with the new payload format; a type without one (DTMF
+        telephone-event, comfort noise) leaves the stream's codec alone."""
+        codec = self.payload_formats.get(payload_type)
+        depayloader = depayloader_for(codec) if codec is not None else None
+        if depayloader is None:
+            return
+        stream.payload_type = payload_type
+        stream.clock_rate = self.clock_rates.get(payload_type, stream.clock_rate)
+        stream.nack = payload_type in self.nack_payload_types
+        stream.assembler = FrameAssembler(depayloader)
 
     def _track_loss(
         self,
@@ -443,6 +491,7 @@ class RtpSession:
             # packets before it) went missing. Ask for a few.
             if (
                 assembler is not None
+                and payload
                 and not assembler.depayloader.whole_frames
                 and not assembler.depayloader.is_frame_start(payload)
             ):
@@ -556,7 +605,11 @@ class RtpSession:
                     sender.pli_count += 1
                     self._events.append(KeyframeRequested(sender.ssrc))
             elif isinstance(part, RtcpOther):
-                if part.packet_type == 205 and part.count == TWCC_FMT:
+                if part.packet_type == RTCP_BYE:
+                    # RFC 3550 §6.6: these sources left.
+                    for i in range(min(part.count, len(part.body) // 4)):
+                        self._forget_stream(int.from_bytes(part.body[4 * i : 4 * i + 4]))
+                elif part.packet_type == 205 and part.count == TWCC_FMT:
                     try:
                         feedback = TwccFeedback.parse_body(part.body)
                     except TwccParseError:

@@ -104,9 +104,7 @@ class TwccFeedback:
         if len(body) < 16:
             raise TwccParseError("truncated transport-wide feedback")
         sender, media, base, count, ref_word = struct.unpack_from("!IIHHI", body)
-        reference = ref_word >> 8
-        if reference & 0x800000:
-            reference -= 1 << 24
+        reference = ref_word >> 8  # unsigned: the sender's clock modulo 2^24 units
         pos = 16
         statuses: list[int] = []
         while len(statuses) < count:
@@ -197,12 +195,13 @@ class TwccRecorder:
         base = self._next_base if self._next_base is not None else min(self._arrivals)
         while base <= self._highest:
             end = min(self._highest, base + _MAX_PER_FEEDBACK - 1)
-            while base <= end and base not in self._arrivals:
-                base += 1  # never start a message with a loss it cannot time
-            if base > end:
-                break
-            first = self._arrivals[base]
-            reference = int(first / _REFERENCE_UNIT)
+            received = [self._arrivals[q] for q in range(base, end + 1) if q in self._arrivals]
+            if not received:
+                base = end + 1  # a window of losses only: nothing to time them by
+                continue
+            # Leading losses are reported too: the reference time anchors the first
+            # receive delta, not the first sequence number.
+            reference = int(received[0] / _REFERENCE_UNIT)
             arrivals = tuple(self._arrivals.pop(s, None) for s in range(base, end + 1))
             message = TwccFeedback(
                 self.sender_ssrc,

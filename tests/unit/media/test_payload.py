@@ -191,3 +191,20 @@ def test_vp9_round_trip(frame: bytes, budget: int) -> None:
     assert all(len(p) <= budget for p in packets)
     depay = Vp9Depayloader()
     assert b"".join(depay.strip(p) for p in packets) == frame
+
+
+def test_audio_encoder_takes_a_change_of_source_format() -> None:
+    import av
+
+    from rtcpeer.media.codecs import AudioEncoder
+
+    encoder = AudioEncoder("opus")
+    mono = av.AudioFrame(format="s16", layout="mono", samples=960)
+    mono.sample_rate = 48000
+    mono.planes[0].update(bytes(1920))
+    stereo = av.AudioFrame(format="fltp", layout="stereo", samples=441)
+    stereo.sample_rate = 44100
+    for plane in stereo.planes:
+        plane.update(bytes(plane.buffer_size))
+    out = encoder.encode(mono) + encoder.encode(stereo) + encoder.encode(mono)
+    assert out and all(e.data for e in out)

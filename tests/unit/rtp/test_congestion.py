@@ -144,3 +144,30 @@ def test_target_stays_within_bounds() -> None:
     assert bwe.target_bitrate == 50_000
     _feed(bwe, 30.0, 200_000, 0.0, 0.0, rng, start=t)
     assert bwe.target_bitrate <= 200_000
+
+
+def test_recorder_reports_leading_losses_and_survives_an_empty_window() -> None:
+    recorder = TwccRecorder(9)
+    recorder.record(1.0, 100, 7)
+    [first] = recorder.feedback(recorder.poll_timeout() or 0.0)
+    assert feedback_of(first).base_sequence == 100
+    # 101..104 lost; 105 arrives: the message starts at 101 with four losses.
+    recorder.record(2.0, 105, 7)
+    [second] = recorder.feedback(recorder.poll_timeout() or 0.0)
+    parsed = feedback_of(second)
+    assert parsed.base_sequence == 101
+    assert parsed.arrivals[:4] == (None, None, None, None) and parsed.arrivals[4] is not None
+    # After a long outage (more than one message's worth lost) arrivals still go out.
+    recorder.record(3.0, 105 + 2500, 7)
+    messages = recorder.feedback(recorder.poll_timeout() or 0.0)
+    assert any(any(a is not None for a in feedback_of(m).arrivals) for m in messages)
+
+
+def test_reference_time_wrap_is_unwrapped() -> None:
+    bwe = BandwidthEstimator()
+    top = (1 << 24) - 1
+    for seq in range(1, 4):
+        bwe.on_packet_sent(seq * 0.01, seq, 1200)
+    bwe.on_feedback(0.1, TwccFeedback(1, 2, 1, top, 0, (top * 0.064, top * 0.064 + 0.01)))
+    bwe.on_feedback(0.2, TwccFeedback(1, 2, 3, 0, 1, (0.02,)))
+    assert bwe._reference_wraps == 1

@@ -364,3 +364,80 @@ def test_transport_wide_sequence_is_stamped_as_packets_leave() -> None:
     assert RtpHeader.parse(packets[0]).extensions[4] == b"1"  # MID still there
     # The estimator knows each one's departure.
     assert sorted(sender.bwe._sent) == [1, 2, 3]
+
+
+def test_padding_only_packets_are_stepped_over() -> None:
+    """libwebrtc probes with padding-only packets on the media SSRC: between frames
+    they are gaps to skip, not missing media."""
+    frames = [(vp8_frame(i, 300, i == 0), i == 0) for i in range(4)]
+    packets = packets_of(frames, seq0=100)
+    assembler = FrameAssembler(Vp8Depayloader())
+    seq = 100
+    for i, (_, ts, marker, payload) in enumerate(packets):
+        assembler.push(0.0, seq, ts, marker, payload)
+        seq += 1
+        if i == 0:
+            assembler.push_padding(0.0, seq)  # a probe right after the first frame
+            seq += 1
+    got = list(iter(assembler.poll, None))
+    assert len(got) == 4 and assembler.poll_timeout() is None
+
+
+def test_jitter_survives_the_timestamp_wrap() -> None:
+    session = _receiver()
+    stream = _send_stream()
+    stream.timestamp_offset = 0xFFFFFFFF - 3000 * 5
+    for i in range(20):
+        for p in stream.send_frame(i / 30, vp8_frame(i, 100, i == 0), i * 3000, i == 0):
+            session.handle_rtp(i / 30, p)
+    assert session.streams[0x1111].jitter < 10  # steady 30 fps: no jitter, wrap or not
+
+
+def test_a_restarted_sequence_resets_reassembly() -> None:
+    session = _receiver()
+    first = _send_stream()
+    for i in range(5):
+        for p in first.send_frame(i / 30, vp8_frame(i, 100, i == 0), i * 3000, i == 0):
+            session.handle_rtp(i / 30, p)
+    restarted = _send_stream()
+    restarted._seq = (first._seq + 30000) & 0xFFFF  # far "behind" the old numbers
+    for i in range(5, 10):
+        key = i in (5, 6)
+        for p in restarted.send_frame(i / 30, vp8_frame(i, 100, key), i * 3000, key):
+            session.handle_rtp(i / 30, p)
+    frames = [e for e in iter(session.poll_event, None) if isinstance(e, FrameReceived)]
+    # All but the packet that announced the restart (RFC 3550 A.1 waits for two).
+    assert len(frames) == 9
+
+
+def test_bye_forgets_a_stream_and_other_payload_types_switch_codecs() -> None:
+    session = _receiver()
+    session.payload_formats[102] = "H264"
+    session.payload_formats[110] = "telephone-event"
+    stream = _send_stream()
+    for p in stream.send_frame(0.0, vp8_frame(0, 100, True), 0, True):
+        session.handle_rtp(0.0, p)
+    dtmf = RtpHeader(110, (stream._seq) & 0xFFFF, 10, 0x1111, True).serialize(b"\x05\x0a\x00\xa0")
+    stream._seq += 1
+    session.handle_rtp(0.01, dtmf)
+    assert session.streams[0x1111].payload_type == 96  # DTMF leaves the codec alone
+    h264 = RtpHeader(102, stream._seq & 0xFFFF, 3000, 0x1111, True).serialize(b"\x65" + bytes(50))
+    session.handle_rtp(0.02, h264)
+    assert session.streams[0x1111].payload_type == 102
+    events = [e for e in iter(session.poll_event, None) if isinstance(e, FrameReceived)]
+    assert [e.payload_type for e in events] == [96, 102]
+    bye = bytes([0x81, 203, 0, 1]) + (0x1111).to_bytes(4)
+    session.handle_rtcp(0.1, bye)
+    assert 0x1111 not in session.streams
+
+
+def test_send_stream_continues_a_stopped_one() -> None:
+    first = _send_stream()
+    sent = first.send_frame(0.0, vp8_frame(0, 100, True), 0, True)
+    again = _send_stream()
+    again.continue_from(first)
+    more = again.send_frame(1.0, vp8_frame(1, 100, False), 90000, False)
+    a, b = RtpHeader.parse(sent[-1]), RtpHeader.parse(more[0])
+    assert b.sequence_number == (a.sequence_number + 1) & 0xFFFF
+    assert (b.timestamp - a.timestamp) & 0xFFFFFFFF == 90000
+    assert again.packets_sent == len(sent) + len(more)
