@@ -124,3 +124,52 @@ async def test_recorder_rejects_late_or_duplicate_tracks(tmp_path: Path) -> None
         s.codec_context.name for s in written.streams
     } == {"vp8", "opus"}
     written.close()
+
+
+def make_baseline_clip(path: Path, frames: int = 45) -> Path:
+    """H.264 constrained baseline without B-frames (what WebRTC carries), 320x240."""
+    out = av.open(str(path), "w")
+    video = out.add_stream("libx264", rate=30)
+    video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"  # type: ignore[union-attr]
+    video.options = {"profile": "baseline", "tune": "zerolatency", "preset": "ultrafast",  # type: ignore[union-attr]
+                     "x264-params": "keyint=15"}  # fmt: skip
+    for i in range(frames):
+        frame = av.VideoFrame(320, 240, "yuv420p")
+        for plane, value in zip(frame.planes, (40 + 3 * i, 128, 128), strict=True):
+            plane.update(bytes([min(value, 235)]) * plane.buffer_size)
+        frame.pts = i
+        for packet in video.encode(frame):  # type: ignore[union-attr]
+            out.mux(packet)
+    for packet in video.encode(None):  # type: ignore[union-attr]
+        out.mux(packet)
+    out.close()
+    return path
+
+
+@pytest.mark.parametrize("container", ["mp4", "h264"])
+async def test_encoded_h264_is_sent_without_re_encoding(
+    call: Any, tmp_path: Path, container: str
+) -> None:
+    """MediaPlayer(decode=False): the file's H.264 goes out as it is (avcC turned
+    into start codes for mp4), and the far end decodes it."""
+    from rtcpeer import RTCRtpReceiver
+
+    a, b, tracks = call
+    clip = make_baseline_clip(tmp_path / f"clip.{container}")
+    player = MediaPlayer(str(clip), decode=False)
+    assert player.video is not None
+    a.addTrack(player.video)
+    codecs = RTCRtpReceiver.getCapabilities("video")["codecs"]  # type: ignore[index]
+    a.getTransceivers()[0].setCodecPreferences(
+        [c for c in codecs if c["mimeType"] == "video/H264"
+         and "packetization-mode=1" in c["sdpFmtpLine"] and "42e01f" in c["sdpFmtpLine"]]
+    )  # fmt: skip
+    await connect(a, b)
+    await until(lambda: tracks)
+    pictures = [await asyncio.wait_for(tracks[0].recv(), 10) for _ in range(10)]
+    assert all((p.width, p.height) == (320, 240) for p in pictures)
+    assert brightness(pictures[-1]) > brightness(pictures[0])
+    outbound = next(r for r in (await a.getStats()).values() if r.type == "outbound-rtp")
+    assert outbound.keyFramesEncoded >= 1  # the file's own key frames
+    encoder = a.getSenders()[0]._pipe.layers[0].encoder
+    assert encoder is not None and encoder.size is None  # type: ignore[union-attr]  # never used

@@ -20,6 +20,7 @@ import fractions
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
+import av
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
 
@@ -293,7 +294,7 @@ class SendPipe:
 
     # -- the loop --------------------------------------------------------------------------------
 
-    async def _next_frame(self, track: MediaStreamTrack) -> AudioFrame | VideoFrame | None:
+    async def _next_frame(self, track: MediaStreamTrack) -> AudioFrame | VideoFrame | Any:
         """The track's next frame, or None when the track was replaced meanwhile."""
         self._changed.clear()
         receiving = asyncio.ensure_future(track.recv())
@@ -345,8 +346,10 @@ class SendPipe:
                     logger.warning("could not send a frame of %r: %r", track, exc)
                 self._send_failed = True
 
-    def _account(self, frame: AudioFrame | VideoFrame) -> None:
+    def _account(self, frame: AudioFrame | VideoFrame | av.Packet[Any]) -> None:
         self.frames += 1
+        if isinstance(frame, av.Packet):
+            return
         if isinstance(frame, VideoFrame):
             self.width, self.height = frame.width, frame.height
         elif frame.sample_rate:
@@ -356,7 +359,7 @@ class SendPipe:
         self,
         loop: asyncio.AbstractEventLoop,
         track: MediaStreamTrack,
-        frame: AudioFrame | VideoFrame,
+        frame: AudioFrame | VideoFrame | av.Packet[Any],
     ) -> None:
         layers = self.layers
         if not layers or not self._pc._connection.media_ready:
@@ -365,9 +368,12 @@ class SendPipe:
         if not self._was_ready:
             self._was_ready = True
             self.request_keyframe()
+        now = loop.time()
+        if isinstance(frame, av.Packet):
+            self._send_encoded(now, layers[0], frame)
+            return
         if not track.enabled:
             frame = _blank(frame)
-        now = loop.time()
         if self.kind == "video":
             if not isinstance(frame, VideoFrame):
                 return
@@ -399,6 +405,33 @@ class SendPipe:
                 encoder.skip(int((now - self._last_audio_time - 0.02) * encoder.clock_rate))
             self._last_audio_time = now
             self._emit(layer.stream, encoder.encode(frame))
+
+    def _send_encoded(self, now: float, layer: _Layer, packet: av.Packet[Any]) -> None:
+        """An already encoded packet (``MediaPlayer(decode=False)``): sent as it is
+        when it is in the negotiated codec; a key frame cannot be asked of it."""
+        codec = self.codec
+        name = packet.stream.codec_context.name
+        wanted = _subtype(codec).lower() if codec is not None else ""
+        if name.lower() != wanted:
+            if self.unsupported != name:
+                logger.warning(
+                    "the source gives %s but %s was negotiated: not sent (prefer %s with "
+                    "setCodecPreferences, or decode the source)", name, wanted, name,
+                )  # fmt: skip
+            self.unsupported = name
+            return
+        if self.kind == "video":
+            if self._t0 is None:
+                self._t0 = now
+            ts = max(int((now - self._t0) * _VIDEO_CLOCK), self._last_ts + 1)
+            self._last_ts = ts
+        else:
+            ts = self._audio_samples
+            duration = packet.duration or 0
+            rate = codec.clock_rate if codec is not None else 48000
+            step = int(duration * packet.time_base * rate) if packet.time_base else 960
+            self._audio_samples += step or 960
+        self._emit(layer.stream, [Encoded(bytes(packet), ts, bool(packet.is_keyframe))])
 
     def _emit(self, stream: RtpSendStream, encoded: list[Encoded]) -> None:
         connection = self._pc._connection

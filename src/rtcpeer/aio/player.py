@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import av
 from av.audio.frame import AudioFrame
@@ -38,13 +38,17 @@ _QUEUE: Final = 30  # decoded frames held per track before the reader waits
 _FIRST_FRAME_WAIT: Final = 5.0
 
 
+Item: TypeAlias = "AudioFrame | VideoFrame | av.Packet[Any]"
+
+
 class _PlayerTrack(MediaStreamTrack):
-    """A track fed by a :class:`MediaPlayer`'s reader thread."""
+    """A track fed by a :class:`MediaPlayer`'s reader thread: decoded frames, or
+    (``decode=False``) the input's encoded packets."""
 
     def __init__(self, player: MediaPlayer, kind: str, label: str) -> None:
         super().__init__(kind, label=label)
         self._player = player
-        self._queue: deque[AudioFrame | VideoFrame | None] = deque()
+        self._queue: deque[Item | None] = deque()
         self._ready_event = asyncio.Event()
         #: Frames queued or on their way from the reader thread (guarded by _space).
         self._count = 0
@@ -53,7 +57,7 @@ class _PlayerTrack(MediaStreamTrack):
         #: rather than dropping frames.
         self._consumed = False
 
-    async def recv(self) -> AudioFrame | VideoFrame:
+    async def recv(self) -> Item:  # type: ignore[override]
         if self.readyState == "ended" and not self._queue:
             raise InvalidStateError("the track has ended")
         self._consumed = True
@@ -76,7 +80,7 @@ class _PlayerTrack(MediaStreamTrack):
         super().stop()
         self._player._track_stopped()
 
-    def _deliver(self, frame: AudioFrame | VideoFrame | None, replace_oldest: bool) -> None:
+    def _deliver(self, frame: Item | None, replace_oldest: bool) -> None:
         if replace_oldest and self._queue and self._queue[0] is not None:
             self._queue.popleft()  # a reader that falls behind loses the oldest
             self.frames_dropped += 1
@@ -97,8 +101,14 @@ class MediaPlayer:
         *,
         loop: bool = False,
         realtime: bool | None = None,
+        decode: bool = True,
     ) -> None:
         self._container = av.open(file, format=format, options=dict(options or {}))
+        #: ``decode=False``: the tracks give the input's encoded packets (``av.Packet``),
+        #: sent as they are when the negotiated codec is theirs: no re-encoding, for a
+        #: camera or file that already holds H.264 (constrained baseline, no
+        #: B-frames), VP8 or Opus.
+        self.decode = decode
         self._file = file
         self._format = format
         self._options = dict(options or {})
@@ -141,7 +151,7 @@ class MediaPlayer:
                 track._ready = "ended"
                 track._ready_event.set()
 
-    def _post(self, track: _PlayerTrack | None, frame: AudioFrame | VideoFrame | None) -> None:
+    def _post(self, track: _PlayerTrack | None, frame: Item | None) -> None:
         """Hand a frame to the loop; wait for room when someone reads the track and
         the input is not real time, else replace the oldest frame when it is full."""
         loop = self._loop
@@ -162,6 +172,30 @@ class MediaPlayer:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(track._deliver, frame, replace)
 
+    def _items(self, container: Any, streams: list[Any]) -> Any:
+        """Decoded frames, or encoded packets (H.264 as Annex B, what RTP carries)."""
+        if self.decode:
+            for frame in container.decode(*streams):
+                if isinstance(frame, AudioFrame | VideoFrame):
+                    yield frame
+            return
+        filters = {}
+        for stream in streams:
+            extradata = stream.codec_context.extradata
+            if stream.codec_context.name == "h264" and extradata and extradata[0] == 1:
+                # avcC (mp4, mkv) to start codes, with SPS/PPS before key frames.
+                filters[stream.index] = av.BitStreamFilterContext("h264_mp4toannexb", stream)
+        for packet in container.demux(*streams):
+            if packet.size == 0:
+                continue
+            bsf = filters.get(packet.stream.index)
+            if bsf is None:
+                yield packet
+                continue
+            for filtered in bsf.filter(packet):
+                filtered.stream = packet.stream  # (filtered packets lose it)
+                yield filtered
+
     def _read(self) -> None:
         """The reader thread: demux, decode, pace, hand frames to the tracks."""
         audio = self.audio if isinstance(self.audio, _PlayerTrack) else None
@@ -173,12 +207,13 @@ class MediaPlayer:
         try:
             while not self._quit.is_set():
                 last = 0.0
-                for frame in container.decode(*streams):
+                for frame in self._items(container, streams):
                     if self._quit.is_set():
                         return
-                    if not isinstance(frame, AudioFrame | VideoFrame):
-                        continue
-                    track = audio if isinstance(frame, AudioFrame) else video
+                    if isinstance(frame, av.Packet):
+                        track = audio if frame.stream.type == "audio" else video
+                    else:
+                        track = audio if isinstance(frame, AudioFrame) else video
                     if frame.pts is not None and frame.time_base is not None:
                         at = float(frame.pts * frame.time_base)
                         last = max(last, at)

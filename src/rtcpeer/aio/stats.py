@@ -285,7 +285,10 @@ def _media_stats(
             type="inbound-rtp",
             timestamp=timestamp,
             ssrc=ssrc,
-            kind=transceiver._core.kind if transceiver is not None else "",
+            # (A stream no transceiver claimed yet: its clock rate says which kind.)
+            kind=transceiver._core.kind
+            if transceiver is not None
+            else ("video" if stream.clock_rate == 90000 else "audio"),
             transportId=transport_id,
             codecId=f"CIT{transport_id}_{stream.payload_type}",
             packetsReceived=stream.packets_received,
