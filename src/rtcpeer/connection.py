@@ -251,8 +251,8 @@ class Connection:
         """Send an RTP stream (an SSRC of one of our transceivers)."""
         self.rtp.add_send_stream(stream)
 
-    def remove_send_stream(self, ssrc: int) -> None:
-        self.rtp.remove_send_stream(ssrc)
+    def remove_send_stream(self, ssrc: int, *, bye: bool = False) -> None:
+        self.rtp.remove_send_stream(ssrc, bye=bye)  # (the BYE leaves with the next RTCP)
 
     def send_frame(
         self, now: float, ssrc: int, frame: bytes, timestamp: int, keyframe: bool

@@ -394,3 +394,16 @@ async def test_two_readers_of_one_track_both_progress(pair: Any) -> None:
     await until(lambda: tracks)
     first, second = await asyncio.wait_for(asyncio.gather(tracks[0].recv(), tracks[0].recv()), 5)
     assert first is not second
+
+
+async def test_stopping_a_transceiver_says_bye(pair: Any) -> None:
+    """RFC 3550 §6.6: a source that leaves sends BYE; the far end forgets the SSRC."""
+    a, b, tracks = pair
+    a.addTrack(ToneTrack())
+    await connect(a, b)
+    await until(lambda: tracks)
+    await recv(tracks[0])
+    ssrc = a.getSenders()[0]._pipe.stream.ssrc  # type: ignore[union-attr]
+    assert ssrc in b._connection.rtp.streams
+    a.getTransceivers()[0].stop()
+    await until(lambda: ssrc not in b._connection.rtp.streams, timeout=5)

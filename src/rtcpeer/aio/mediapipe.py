@@ -280,12 +280,13 @@ class SendPipe:
             if ssrc is None or layer.stream.ssrc == ssrc:
                 layer.keyframe = True
 
-    def stop(self) -> None:
+    def stop(self, *, final: bool = False) -> None:
+        """Stop sending; ``final`` (the transceiver stopped) says BYE for the streams."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
         for layer in self.layers:
-            self._pc._connection.remove_send_stream(layer.stream.ssrc)
+            self._pc._connection.remove_send_stream(layer.stream.ssrc, bye=final)
             self._retired[layer.stream.ssrc] = layer.stream
             if isinstance(layer.encoder, AudioEncoder):
                 self._audio_samples = layer.encoder.samples

@@ -327,7 +327,7 @@ class RTCRtpTransceiver:
         if self._core.stopping:
             return
         self._pc._jsep.stop_transceiver(self._core)
-        self._sender._pipe.stop()
+        self._sender._pipe.stop(final=True)
         self._receiver._track._end()
         self._pc._update_negotiation_needed()
 

@@ -174,9 +174,10 @@ class RtpSendStream:
             else:
                 packet = self._rtx(original)
             payload = len(original) - RtpHeader.parse(original).payload_offset
-            # W3C: packetsSent and bytesSent include retransmissions.
+            # W3C: packetsSent, bytesSent and headerBytesSent include retransmissions.
             self.packets_sent += 1
             self.bytes_sent += payload
+            self.header_bytes_sent += len(packet) - payload
             self.retransmitted_packets_sent += 1
             self.retransmitted_bytes_sent += payload
             out.append(packet)

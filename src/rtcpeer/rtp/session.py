@@ -534,8 +534,13 @@ class RtpSession:
         stream.transport_extension = self._transport_extension
         self.send_streams[stream.ssrc] = stream
 
-    def remove_send_stream(self, ssrc: int) -> None:
-        self.send_streams.pop(ssrc, None)
+    def remove_send_stream(self, ssrc: int, *, bye: bool = False) -> None:
+        """Stop sending ``ssrc``; with ``bye`` (the source leaves for good, RFC 3550
+        §6.6) a BYE tells the peer, if it ever heard from it."""
+        stream = self.send_streams.pop(ssrc, None)
+        if bye and stream is not None and stream.packets_sent:
+            body = ssrc.to_bytes(4)
+            self._out.append(serialize_rtcp([RtcpOther(RTCP_BYE, 1, body)]))
 
     def send_frame(
         self, now: float, ssrc: int, frame: bytes, timestamp: int, keyframe: bool
