@@ -407,3 +407,21 @@ async def test_stopping_a_transceiver_says_bye(pair: Any) -> None:
     assert ssrc in b._connection.rtp.streams
     a.getTransceivers()[0].stop()
     await until(lambda: ssrc not in b._connection.rtp.streams, timeout=5)
+
+
+async def test_a_remote_track_read_twice_through_a_clone(pair: Any) -> None:
+    """Forwarding and recording one remote track: each clone gets every frame."""
+    a, b, tracks = pair
+    a.addTrack(TestPatternTrack(64, 48, 30))
+    await connect(a, b)
+    await until(lambda: tracks)
+    original = tracks[0]
+    twin = original.clone()
+    assert twin.id != original.id and twin.kind == "video"
+    got_a = [await recv(original) for _ in range(5)]
+    got_b = [await recv(twin) for _ in range(5)]
+    assert len({f.pts for f in got_a}) == 5 and len({f.pts for f in got_b}) == 5
+    b.close()
+    with pytest.raises(InvalidStateError):
+        while True:
+            await asyncio.wait_for(twin.recv(), 5)  # the clone ends with its source

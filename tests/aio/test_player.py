@@ -173,3 +173,32 @@ async def test_encoded_h264_is_sent_without_re_encoding(
     assert outbound.keyFramesEncoded >= 1  # the file's own key frames
     encoder = a.getSenders()[0]._pipe.layers[0].encoder
     assert encoder is not None and encoder.size is None  # type: ignore[union-attr]  # never used
+
+
+async def test_recording_a_player_keeps_its_timing_and_stopping_one_track_frees_the_other(
+    tmp_path: Path,
+) -> None:
+    """A player's frames (mp4 time base) recorded to mkv last as long as the clip;
+    the audio track stopped, the video track still plays."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.0)
+    player = MediaPlayer(str(clip), realtime=False)
+    assert player.audio is not None and player.video is not None
+    player.audio.stop()
+    recorder = MediaRecorder(str(tmp_path / "copy.mkv"))
+    recorder.addTrack(player.video)
+    await recorder.start()
+    await until(lambda: player.video.readyState == "ended", timeout=10)  # type: ignore[union-attr]
+    await recorder.stop()
+    assert recorder.frames_written == 30
+    written = av.open(str(tmp_path / "copy.mkv"))
+    frames = list(written.decode(video=0))
+    span = float((frames[-1].pts - frames[0].pts) * frames[0].time_base)
+    written.close()
+    assert len(frames) == 30 and 0.9 < span < 1.1  # 29 intervals of 1/30 s
+
+
+def test_a_player_stopped_before_playing_releases_its_input(tmp_path: Path) -> None:
+    player = MediaPlayer(str(make_clip(tmp_path / "clip.mp4", seconds=0.2)))
+    player.stop()
+    assert player.video is not None and player.video.readyState == "ended"
+    assert player._thread is None

@@ -54,6 +54,8 @@ class MediaStreamTrack(EventTarget):
         #: Readers waiting for a frame (several may read one track).
         self._waiters: list[asyncio.Future[None]] = []
         self.frames_dropped = 0
+        #: Clones of a remote track: they share its frames.
+        self._clones: list[MediaStreamTrack] = []
 
     @property
     def kind(self) -> str:
@@ -110,11 +112,18 @@ class MediaStreamTrack(EventTarget):
         return self._frames.popleft()
 
     def clone(self) -> MediaStreamTrack:
-        """A new track (new id) with the same kind, label, and state."""
+        """A new track (new id) with the same kind, label, state and source (W3C).
+
+        Each frame a track gives goes to one ``recv()``: to read a remote track
+        twice (record it and also forward it, or send it on two connections), read
+        a clone for each: a remote track's clones each get every frame."""
         twin = MediaStreamTrack(self._kind, label=self._label)
         twin.enabled = self.enabled
         twin._muted = self._muted
         twin._ready = self._ready
+        if self._frames is not None:
+            twin._make_remote()
+            self._clones.append(twin)
         return twin
 
     def getSettings(self) -> dict[str, Any]:
@@ -130,6 +139,8 @@ class MediaStreamTrack(EventTarget):
 
     def _push_frame(self, frame: Frame) -> None:
         """A decoded remote frame; a reader that falls behind loses the oldest."""
+        for clone in self._clones:
+            clone._push_frame(frame)
         frames = self._frames
         if frames is None or self._ready == "ended":
             return
@@ -145,6 +156,8 @@ class MediaStreamTrack(EventTarget):
                 waiter.set_result(None)
 
     def _set_muted(self, muted: bool) -> None:
+        for clone in self._clones:
+            clone._set_muted(muted)
         if self._ready == "ended" or muted == self._muted:
             return
         self._muted = muted
@@ -152,6 +165,8 @@ class MediaStreamTrack(EventTarget):
 
     def _end(self) -> None:
         """The source ended (a receiver's transceiver stopped, the connection closed)."""
+        for clone in self._clones:
+            clone._end()
         if self._ready == "ended":
             return
         self._ready = "ended"

@@ -188,7 +188,7 @@ class SendPipe:
             connection.remove_send_stream(layer.stream.ssrc)
             self._retired[layer.stream.ssrc] = layer.stream
             if isinstance(layer.encoder, AudioEncoder):
-                self._audio_samples = layer.encoder.samples
+                self._audio_samples = max(self._audio_samples, layer.encoder.samples)
         self.layers = []
         extensions = {uri: n for n, uri in negotiation.header_extensions}
         rtx = codec.rtx_payload_type if "nack" in codec.rtcp_feedback else None
@@ -289,7 +289,7 @@ class SendPipe:
             self._pc._connection.remove_send_stream(layer.stream.ssrc, bye=final)
             self._retired[layer.stream.ssrc] = layer.stream
             if isinstance(layer.encoder, AudioEncoder):
-                self._audio_samples = layer.encoder.samples
+                self._audio_samples = max(self._audio_samples, layer.encoder.samples)
         self.layers = []
         self.codec = None
 
@@ -371,7 +371,8 @@ class SendPipe:
             self.request_keyframe()
         now = loop.time()
         if isinstance(frame, av.Packet):
-            self._send_encoded(now, layers[0], frame)
+            if track.enabled:  # (encoded input cannot be turned black: nothing goes)
+                self._send_encoded(now, layers[0], frame)
             return
         if not track.enabled:
             frame = _blank(frame)

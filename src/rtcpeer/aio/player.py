@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import logging
 import threading
 import time
 from collections import deque
@@ -32,6 +33,8 @@ from rtcpeer.aio.media import MediaStreamTrack
 from rtcpeer.errors import InvalidStateError
 
 __all__ = ["MediaPlayer", "MediaRecorder"]
+
+logger = logging.getLogger(__name__)
 
 _QUEUE: Final = 30  # decoded frames held per track before the reader waits
 #: How long a recorder waits for every track's first frame before writing.
@@ -58,7 +61,7 @@ class _PlayerTrack(MediaStreamTrack):
         self._consumed = False
 
     async def recv(self) -> Item:  # type: ignore[override]
-        if self.readyState == "ended" and not self._queue:
+        if self.readyState == "ended":
             raise InvalidStateError("the track has ended")
         self._consumed = True
         self._player._start()
@@ -78,9 +81,20 @@ class _PlayerTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         super().stop()
+        self._release()
         self._player._track_stopped()
 
+    def _release(self) -> None:
+        """Ended: nothing more is queued, readers and the reader thread wake."""
+        self._queue.clear()
+        self._ready_event.set()
+        with self._space:
+            self._count = 0
+            self._space.notify_all()
+
     def _deliver(self, frame: Item | None, replace_oldest: bool) -> None:
+        if self.readyState == "ended":
+            return
         if replace_oldest and self._queue and self._queue[0] is not None:
             self._queue.popleft()  # a reader that falls behind loses the oldest
             self.frames_dropped += 1
@@ -142,21 +156,25 @@ class MediaPlayer:
             self.stop()
 
     def stop(self) -> None:
-        """Stop reading; the tracks end."""
+        """Stop reading; the tracks end (and the input is closed)."""
         self._quit.set()
         for track in self._tracks():
-            with track._space:
-                track._space.notify_all()
             if track.readyState != "ended":
                 track._ready = "ended"
-                track._ready_event.set()
+            track._release()
+        if self._thread is None:
+            with contextlib.suppress(Exception):
+                self._container.close()  # never started: nothing else will close it
 
     def _post(self, track: _PlayerTrack | None, frame: Item | None) -> None:
         """Hand a frame to the loop; wait for room when someone reads the track and
         the input is not real time, else replace the oldest frame when it is full."""
         loop = self._loop
-        if track is None or loop is None or loop.is_closed():
+        if loop is None or loop.is_closed():
+            self._quit.set()  # nobody left to read: the thread ends
             return
+        if track is None or track.readyState == "ended":
+            return  # a stopped track takes nothing, and holds nothing up
         with track._space:
             while (
                 frame is not None
@@ -164,13 +182,16 @@ class MediaPlayer:
                 and track._consumed
                 and not self._realtime
                 and not self._quit.is_set()
+                and track.readyState != "ended"
             ):
                 track._space.wait(0.2)
             replace = track._count >= _QUEUE
             if not replace:
                 track._count += 1
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+        try:
             loop.call_soon_threadsafe(track._deliver, frame, replace)
+        except RuntimeError:  # the loop closed meanwhile
+            self._quit.set()
 
     def _items(self, container: Any, streams: list[Any]) -> Any:
         """Decoded frames, or encoded packets (H.264 as Annex B, what RTP carries)."""
@@ -259,7 +280,11 @@ class MediaRecorder:
         self._lock = asyncio.Lock()
         self._all_streams = asyncio.Event()
         self._muxing = False
+        self._last_raw: int | None = None
+        self._origin = 0
+        self._last_pts = -1
         self.frames_written = 0
+        self.errors = 0
 
     def addTrack(self, track: MediaStreamTrack) -> None:
         """Record ``track`` (one audio and one video track at most)."""
@@ -303,15 +328,34 @@ class MediaRecorder:
         self._streams[kind] = stream
         return stream
 
+    def _video_pts(self, frame: VideoFrame) -> int:
+        """The frame's time in 1/90000 from the first frame, from whatever time base
+        it has; RTP timestamps (a remote track) are unwrapped; always increasing."""
+        base = frame.time_base or fractions.Fraction(1, 90000)
+        raw = frame.pts or 0
+        if self._last_raw is None:
+            self._origin = raw
+        elif base == fractions.Fraction(1, 90000):
+            # A remote track's pts is the 32-bit RTP timestamp: unwrap it.
+            step = ((raw - self._last_raw + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+            raw = self._last_raw + step
+        self._last_raw = raw
+        pts = int((raw - self._origin) * base * 90000)
+        pts = max(pts, self._last_pts + 1)
+        self._last_pts = pts
+        return pts
+
     async def _record(self, track: MediaStreamTrack) -> None:
-        first_pts: int | None = None
         samples = 0
         first = True
         while True:
             try:
-                frame = await track.recv()
+                item: Any = await track.recv()
             except (InvalidStateError, asyncio.CancelledError):
                 return
+            if not isinstance(item, AudioFrame | VideoFrame):
+                continue  # encoded input (MediaPlayer(decode=False)) is not recorded
+            frame = item
             if first:
                 first = False
                 # A container's streams are fixed once the first packet is written:
@@ -332,9 +376,7 @@ class MediaRecorder:
                 self._muxing = True
                 stream = self._streams[kind]
                 if isinstance(frame, VideoFrame):
-                    if first_pts is None:
-                        first_pts = frame.pts or 0
-                    pts = (frame.pts or 0) - first_pts
+                    pts = self._video_pts(frame)
                     if (frame.width, frame.height) != (stream.width, stream.height):
                         frame = frame.reformat(width=stream.width, height=stream.height)
                     frame.pts = pts
@@ -345,8 +387,14 @@ class MediaRecorder:
                     frame.pts = samples
                     frame.time_base = fractions.Fraction(1, rate)
                     samples += frame.samples
-                for packet in stream.encode(frame):
-                    self._container.mux(packet)
+                try:
+                    for packet in stream.encode(frame):
+                        self._container.mux(packet)
+                except (av.FFmpegError, ValueError) as exc:
+                    self.errors += 1  # one bad frame is skipped, the file goes on
+                    if self.errors == 1:
+                        logger.warning("MediaRecorder could not write a frame: %r", exc)
+                    continue
                 self.frames_written += 1
 
     async def stop(self) -> None:
@@ -355,12 +403,13 @@ class MediaRecorder:
             return
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         async with self._lock:
             self._closed = True
-            for stream in self._streams.values():
-                for packet in stream.encode(None):
-                    self._container.mux(packet)
-            self._container.close()
+            try:
+                for stream in self._streams.values():
+                    with contextlib.suppress(av.FFmpegError, ValueError):
+                        for packet in stream.encode(None):
+                            self._container.mux(packet)
+            finally:
+                self._container.close()

@@ -99,6 +99,12 @@ class ToneTrack(_PacedTrack):
     def _settings(self) -> Mapping[str, Any]:
         return {"sampleRate": _AUDIO_RATE, "channelCount": 1, "sampleSize": 16}
 
+    def clone(self) -> ToneTrack:
+        """Another tone like this one (a synthetic source is cheap to duplicate)."""
+        twin = ToneTrack(self.frequency, amplitude=self.amplitude)
+        twin.enabled = self.enabled
+        return twin
+
 
 class TestPatternTrack(_PacedTrack):
     """A video track: a horizontal luma ramp moving right, centred on ``level``
@@ -138,6 +144,12 @@ class TestPatternTrack(_PacedTrack):
 
     def _settings(self) -> Mapping[str, Any]:
         return {"width": self.width, "height": self.height, "frameRate": self.frameRate}
+
+    def clone(self) -> TestPatternTrack:
+        """Another pattern like this one."""
+        twin = TestPatternTrack(self.width, self.height, self.frameRate, level=self.level)
+        twin.enabled = self.enabled
+        return twin
 
 
 def _fill(plane: Any, row: bytes, rows: int) -> None:

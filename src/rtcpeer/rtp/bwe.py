@@ -85,7 +85,7 @@ class BandwidthEstimator:
         self.feedback_received = 0
         self.feedback_delay = 0.1
         self._last_reference: int | None = None
-        self._reference_wraps = 0
+        self._unwrapped_reference = 0
 
     @property
     def target_bitrate(self) -> int:
@@ -118,11 +118,17 @@ class BandwidthEstimator:
             return
         self.feedback_received += 1
         # The reference time is the receiver's clock modulo 2^24 x 64 ms: unwrap it.
-        reference = feedback.reference_time
-        if self._last_reference is not None and reference < self._last_reference - (1 << 23):
-            self._reference_wraps += 1
-        self._last_reference = reference
-        shift = self._reference_wraps * (1 << 24) * 0.064
+        raw = feedback.reference_time
+        if self._last_reference is None:
+            unwrapped = raw
+        else:
+            # The signed 24-bit step from the last one: reordering across the wrap
+            # cannot count it twice.
+            step = ((raw - self._last_reference + (1 << 23)) & 0xFFFFFF) - (1 << 23)
+            unwrapped = self._unwrapped_reference + step
+        self._last_reference = raw
+        self._unwrapped_reference = unwrapped
+        shift = (unwrapped - raw) * 0.064
         lost = received = 0
         newest: float | None = None
         for offset, arrival in enumerate(feedback.arrivals):

@@ -201,6 +201,8 @@ class FrameAssembler:
             for q in stale:
                 del self._packets[q]
             self.packets_dropped += len(stale)
+            if self._next is not None and cut > self._next:
+                self._next = cut  # the next frame can only start there
             if stale:
                 self._next = max(self._next or cut, cut)
                 self._waiting_keyframe = True

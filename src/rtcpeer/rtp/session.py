@@ -260,6 +260,7 @@ class RtpSession:
         self._mid_extension: int | None = None
         self._rid_extension: int | None = None
         self._repaired_rid_extension: int | None = None
+        self._learned_rtx: set[int] = set()
         self._next_report: float | None = None
         self._out: deque[bytes] = deque()
         self._events: deque[SessionEvent] = deque()
@@ -339,6 +340,7 @@ class RtpSession:
                 media_ssrc = next((s.ssrc for s in self.streams.values() if s.rid == rid), None)
                 if media_ssrc is not None and len(self.rtx_ssrcs) < _MAX_STREAMS:
                     self.rtx_ssrcs[header.ssrc] = media_ssrc
+                    self._learned_rtx.add(header.ssrc)
         end = len(packet) - header.padding
         if media_ssrc is None or end - header.payload_offset < 2:
             return None  # padding-only probe, or an RTX stream we cannot map
@@ -402,10 +404,17 @@ class RtpSession:
             stream.restarted = False
             stream.missing.clear()
             stream.seen = [-1] * _SEEN_WINDOW
+            stream.last_transit = None  # a new timestamp base too, maybe
             previous = stream.extended_highest
             if stream.assembler is not None:
                 stream.assembler = FrameAssembler(stream.assembler.depayloader)
-        if header.payload_type != stream.payload_type:
+        if (
+            header.payload_type != stream.payload_type
+            and not repaired
+            and stream.extended_highest > previous
+        ):
+            # Only a new packet switches codecs: a late or repaired one of the old
+            # type must not switch back.
             self._switch_payload_type(stream, header.payload_type)
         current = stream.extended_highest
         ext = current - ((current - header.sequence_number) & 0xFFFF)
@@ -459,8 +468,11 @@ class RtpSession:
 
     def _forget_stream(self, ssrc: int) -> None:
         self.streams.pop(ssrc, None)
-        for rtx in [r for r, media in self.rtx_ssrcs.items() if media == ssrc]:
-            del self.rtx_ssrcs[rtx]
+        # Signalled RTX pairs (a=ssrc-group:FID) stay: the stream may come back
+        # without a renegotiation. Only pairs learned from repaired rids go.
+        for rtx in [r for r in self._learned_rtx if self.rtx_ssrcs.get(r) == ssrc]:
+            self.rtx_ssrcs.pop(rtx, None)
+            self._learned_rtx.discard(rtx)
 
     def _switch_payload_type(self, stream: ReceiveStream, payload_type: int) -> None:
         """A packet of another negotiated payload type on this SSRC: a codec switch
@@ -474,6 +486,7 @@ class RtpSession:
         stream.clock_rate = self.clock_rates.get(payload_type, stream.clock_rate)
         stream.nack = payload_type in self.nack_payload_types
         stream.assembler = FrameAssembler(depayloader)
+        stream.last_transit = None  # jitter restarts with the new clock
 
     def _track_loss(
         self,

@@ -161,6 +161,7 @@ class TwccRecorder:
         #: Arrival times are kept relative to the first, so the 24-bit reference
         #: time (64 ms units) lasts the session (~12 days).
         self._origin: float | None = None
+        self._reference = 0
         self.feedback_sent = 0
 
     def record(self, now: float, sequence: int, media_ssrc: int) -> None:
@@ -196,12 +197,11 @@ class TwccRecorder:
         while base <= self._highest:
             end = min(self._highest, base + _MAX_PER_FEEDBACK - 1)
             received = [self._arrivals[q] for q in range(base, end + 1) if q in self._arrivals]
-            if not received:
-                base = end + 1  # a window of losses only: nothing to time them by
-                continue
             # Leading losses are reported too: the reference time anchors the first
-            # receive delta, not the first sequence number.
-            reference = int(received[0] / _REFERENCE_UNIT)
+            # receive delta, not the first sequence number; a window of losses only
+            # is reported with the last reference (it times nothing).
+            reference = int(received[0] / _REFERENCE_UNIT) if received else self._reference
+            self._reference = reference
             arrivals = tuple(self._arrivals.pop(s, None) for s in range(base, end + 1))
             message = TwccFeedback(
                 self.sender_ssrc,

@@ -170,4 +170,4 @@ def test_reference_time_wrap_is_unwrapped() -> None:
         bwe.on_packet_sent(seq * 0.01, seq, 1200)
     bwe.on_feedback(0.1, TwccFeedback(1, 2, 1, top, 0, (top * 0.064, top * 0.064 + 0.01)))
     bwe.on_feedback(0.2, TwccFeedback(1, 2, 3, 0, 1, (0.02,)))
-    assert bwe._reference_wraps == 1
+    assert bwe._unwrapped_reference == 1 << 24  # one wrap, forward
