@@ -212,7 +212,8 @@ async def test_get_user_media_constraints() -> None:
         await video.recv()
 
 
-async def test_vp9_when_preferred(pair: Any) -> None:
+@pytest.mark.parametrize(("mime", "fmtp"), [("video/VP9", "profile-id=0"), ("video/AV1", "")])
+async def test_vp9_and_av1_when_preferred(pair: Any, mime: str, fmtp: str) -> None:
     from rtcpeer import RTCRtpReceiver
 
     a, b, tracks = pair
@@ -220,7 +221,7 @@ async def test_vp9_when_preferred(pair: Any) -> None:
     transceiver = next(t for t in a.getTransceivers() if t.sender is sender)
     codecs = RTCRtpReceiver.getCapabilities("video")["codecs"]  # type: ignore[index]
     transceiver.setCodecPreferences(
-        [c for c in codecs if c["mimeType"] == "video/VP9" and "profile-id=0" in c["sdpFmtpLine"]]
+        [c for c in codecs if c["mimeType"] == mime and fmtp in c.get("sdpFmtpLine", "")]
     )
     await connect(a, b)
     await until(lambda: tracks)
@@ -229,7 +230,7 @@ async def test_vp9_when_preferred(pair: Any) -> None:
     assert 70 < brightness(pictures[-1]) < 110
     stats = await b.getStats()
     inbound = next(r for r in stats.values() if r.type == "inbound-rtp")
-    assert stats[inbound.codecId].mimeType == "video/VP9"
+    assert stats[inbound.codecId].mimeType == mime
 
 
 @pytest.mark.parametrize("mode", [1, 0])
@@ -306,14 +307,15 @@ async def test_simulcast_sends_three_scaled_layers_with_rids(pair: Any) -> None:
 
 
 async def test_a_preferred_codec_we_cannot_encode_falls_back_to_one_we_can(pair: Any) -> None:
-    """VP9 and AV1 negotiated first (the peer prefers them): we send the first
-    negotiated codec we can encode, as RFC 3264 allows, and the peer decodes it."""
+    """VP9 profile 2 negotiated first (the peer prefers it; we encode profile 0
+    only): we send the first negotiated codec we can encode, as RFC 3264 allows, and
+    the peer decodes it."""
     from rtcpeer import RTCRtpReceiver
 
     a, b, tracks = pair
     a.addTrack(TestPatternTrack(160, 120, 30))
     codecs = RTCRtpReceiver.getCapabilities("video")["codecs"]  # type: ignore[index]
-    first = [c for c in codecs if c["mimeType"] in ("video/AV1",)]
+    first = [c for c in codecs if "profile-id=2" in c.get("sdpFmtpLine", "")]  # VP9 10-bit
     b_transceiver = b.addTransceiver("video", direction="recvonly")
     b_transceiver.setCodecPreferences(first + [c for c in codecs if c not in first])
     await connect(b, a)  # b offers AV1 first; a answers in that order
@@ -323,9 +325,9 @@ async def test_a_preferred_codec_we_cannot_encode_falls_back_to_one_we_can(pair:
     assert picture.width == 160
     stats = await b.getStats()
     inbound = next(r for r in stats.values() if r.type == "inbound-rtp")
-    assert stats[inbound.codecId].mimeType != "video/AV1"
+    assert "profile-id=2" not in (stats[inbound.codecId].get("sdpFmtpLine") or "")
     negotiated = a.getTransceivers()[0]._core.negotiated
-    assert negotiated is not None and negotiated.codecs[0].mime_type == "video/AV1"
+    assert negotiated is not None and "profile-id=2" in (negotiated.codecs[0].sdp_fmtp_line or "")
 
 
 async def test_get_stats_with_a_selector(pair: Any) -> None:

@@ -242,7 +242,8 @@ def only_codec(transceiver: Any, mime: str, fmtp: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mime", "fmtp"), [("video/H264", "packetization-mode=1"), ("video/VP9", "profile-id=0")]
+    ("mime", "fmtp"),
+    [("video/H264", "packetization-mode=1"), ("video/VP9", "profile-id=0"), ("video/AV1", "")],
 )
 async def test_each_video_codec_both_ways_with_chromium(mime: str, fmtp: str) -> None:
     """We offer one codec only for video: Chromium decodes what we encode with it and

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import fractions
 import logging
+import os
 from typing import TYPE_CHECKING, Any, Final
 
 import av
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["ReceivePipe", "SendPipe"]
 
 logger = logging.getLogger(__name__)
+# SVT-AV1 prints its banner, settings and teardown notes to stderr unless told not to.
+os.environ.setdefault("SVT_LOG", "0")
 
 _MID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"

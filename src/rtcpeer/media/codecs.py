@@ -7,8 +7,9 @@ raw frames whose ``pts`` is the RTP timestamp (``time_base`` 1/clock rate).
 
 Audio is resampled to the codec's rate and cut into 20 ms frames (RFC 7587 §4.2
 recommends 20 ms for Opus; G.711 uses the same packet time). Video is converted to
-I420 and encoded for real time (no look-ahead, error resilient), VP8 through libvpx,
-H.264 (constrained baseline, Annex B) through x264 and FFmpeg's decoder; a key frame
+I420 and encoded for real time (no look-ahead, error resilient), VP8 and VP9 through
+libvpx, AV1 through SVT-AV1 (decoded by dav1d), H.264 (constrained baseline, Annex B)
+through x264 and FFmpeg's decoder; a key frame
 can be forced (PLI/FIR). The target bitrate is set by the owner.
 """
 
@@ -49,6 +50,7 @@ _AUDIO: Final = {"opus": ("libopus", "libopus", 48000), "pcmu": ("pcm_mulaw", "p
 _VIDEO: Final = {
     "vp8": ("libvpx", "libvpx"),
     "vp9": ("libvpx-vp9", "libvpx-vp9"),
+    "av1": ("libsvtav1", "libdav1d"),
     "h264": ("libx264", "h264"),
 }
 #: Real-time settings per encoder: no look-ahead, no B-frames, key frames on demand.
@@ -60,6 +62,9 @@ _VIDEO_OPTIONS: Final = {
     # Profile 0, speed 8 (the fastest real-time speeds are 5..9), rows in parallel.
     "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
                    "error-resilient": "1", "row-mt": "1", "aq-mode": "3"},
+    # SVT-AV1's real-time mode: low-delay prediction, CBR, no look-ahead.
+    "libsvtav1": {"preset": "10",
+                  "svtav1-params": "pred-struct=1:rc=2:lookahead=0:enable-overlays=0:scd=0:rtc=1"},
     # Constrained baseline (profile-level-id 42e01f and 42001f decoders take it);
     # SPS/PPS before every IDR so a receiver can join at any key frame.
     "libx264": {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline",
@@ -245,8 +250,11 @@ class AudioDecoder:
 class VideoDecoder:
     def __init__(self, codec: str) -> None:
         self.clock_rate = _VIDEO_CLOCK
-        ctx = CodecContext.create(_VIDEO[codec.lower()][1], "r")
+        name = _VIDEO[codec.lower()][1]
+        ctx = CodecContext.create(name, "r")
         assert isinstance(ctx, av.VideoCodecContext)
+        if name == "libdav1d":
+            ctx.options = {"max_frame_delay": "1"}  # a frame out for each frame in
         self._context = ctx
         self.frames_decoded = 0
         self.key_frames_decoded = 0

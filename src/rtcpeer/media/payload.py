@@ -9,6 +9,9 @@ re-assembled (:mod:`rtcpeer.rtp.jitterbuffer`).
 - VP9: RFC 9628 in non-flexible mode, one spatial and one temporal layer: a 15-bit
   PictureID, layer indices with TL0PICIDX, and the scalability structure (resolution,
   one-frame group) on a key frame's first packet, which is what browsers expect.
+- AV1: the AOMedia "RTP Payload Format for AV1" (v1.0, §4): an aggregation header
+  (Z, Y, W, N) and LEB128-prefixed OBU elements, OBUs without their size field and
+  without temporal delimiters; fragments continue across packets.
 - H.264: RFC 6184 with packetization-mode 1 (single NAL units, STAP-A aggregation of
   small NAL units such as SPS/PPS, FU-A fragmentation of large ones; §5.6-5.8) or
   mode 0 (single NAL units only: the encoder must keep each slice within budget).
@@ -23,6 +26,8 @@ from typing import Final, Protocol
 
 __all__ = [
     "AudioPayloader",
+    "Av1Depayloader",
+    "Av1Payloader",
     "Depayloader",
     "H264Depayloader",
     "H264Payloader",
@@ -65,6 +70,155 @@ class Depayloader(Protocol):
     def strip(self, payload: bytes) -> bytes:
         """The codec bytes of a payload (raises ``ValueError`` when malformed)."""
         ...
+
+
+def _leb128(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _read_leb128(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, next position); raises ValueError when truncated or too long."""
+    value = 0
+    for i in range(8):
+        if pos >= len(data):
+            raise ValueError("truncated LEB128")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            return value, pos
+    raise ValueError("LEB128 longer than 8 bytes")
+
+
+_OBU_SEQUENCE_HEADER: Final = 1
+_OBU_TEMPORAL_DELIMITER: Final = 2
+_OBU_TILE_LIST: Final = 8
+_OBU_HAS_SIZE: Final = 0x02
+_OBU_EXTENSION: Final = 0x04
+
+
+def _split_obus(frame: bytes) -> list[bytes]:
+    """The OBUs of a low-overhead bitstream temporal unit, each without its size
+    field (AV1 RTP §5: what the payload carries)."""
+    out = []
+    pos = 0
+    while pos < len(frame):
+        header = frame[pos]
+        header_size = 2 if header & _OBU_EXTENSION else 1
+        if pos + header_size > len(frame):
+            break
+        head = bytes([header & ~_OBU_HAS_SIZE]) + frame[pos + 1 : pos + header_size]
+        pos += header_size
+        if header & _OBU_HAS_SIZE:
+            size, pos = _read_leb128(frame, pos)
+        else:
+            size = len(frame) - pos
+        body = frame[pos : pos + size]
+        pos += size
+        kind = (header >> 3) & 0x0F
+        if kind not in (_OBU_TEMPORAL_DELIMITER, _OBU_TILE_LIST):
+            out.append(head + body)
+    return out
+
+
+class Av1Payloader:
+    """AV1 RTP §4: OBU elements with LEB128 lengths (W=0), fragmented across
+    packets with Z/Y; N=1 on the first packet of a coded video sequence."""
+
+    __slots__ = ()
+
+    def payload(self, frame: bytes, budget: int) -> list[bytes]:
+        obus = _split_obus(frame)
+        new_sequence = any((o[0] >> 3) & 0x0F == _OBU_SEQUENCE_HEADER for o in obus)
+        room = budget - 1
+        pieces: list[tuple[bool, bool, bytes]] = []  # (Z, Y, elements)
+        body = bytearray()
+        z = False
+        for obu in obus:
+            offset = 0
+            while offset < len(obu):
+                space = room - len(body)
+                if space < 3:  # full: Y when this OBU was cut here, and Z after it
+                    y = offset > 0
+                    pieces.append((z, y, bytes(body)))
+                    body = bytearray()
+                    z = y
+                    continue
+                take = min(len(obu) - offset, space - len(_leb128(space)))
+                body += _leb128(take) + obu[offset : offset + take]
+                offset += take
+        pieces.append((z, False, bytes(body)))
+        return [
+            bytes(
+                (
+                    (0x80 if z else 0)
+                    | (0x40 if y else 0)
+                    | (0x08 if new_sequence and i == 0 else 0),
+                )
+            )
+            + elements
+            for i, (z, y, elements) in enumerate(pieces)
+        ]
+
+
+class Av1Depayloader:
+    """AV1 RTP payloads back to a low-overhead bitstream temporal unit (a temporal
+    delimiter, then each OBU with its size field)."""
+
+    __slots__ = ()
+    whole_frames = False
+
+    def is_frame_start(self, payload: bytes) -> bool:
+        return bool(payload) and payload[0] & 0x80 == 0  # Z=0: no fragment continues
+
+    def is_keyframe(self, payload: bytes) -> bool:
+        return bool(payload) and payload[0] & 0x08 != 0  # N: a new coded video sequence
+
+    def strip(self, payload: bytes) -> bytes:
+        """The OBU elements of one packet (raw, with their lengths)."""
+        if not payload:
+            raise ValueError("empty AV1 payload")
+        return payload[1:]
+
+    def assemble(self, payloads: list[bytes]) -> bytes:
+        """Join the OBU elements of a frame's packets into a temporal unit."""
+        obus: list[bytearray] = []
+        for index, payload in enumerate(payloads):
+            if not payload:
+                raise ValueError("empty AV1 payload")
+            header = payload[0]
+            count = (header >> 4) & 0x3
+            continues = bool(header & 0x80)
+            pos = 1
+            elements: list[bytes] = []
+            while pos < len(payload):
+                if count and len(elements) == count - 1:
+                    size = len(payload) - pos  # W>0: the last element has no length
+                else:
+                    size, pos = _read_leb128(payload, pos)
+                if pos + size > len(payload):
+                    raise ValueError("AV1 OBU element runs past the payload")
+                elements.append(payload[pos : pos + size])
+                pos += size
+            for i, element in enumerate(elements):
+                if i == 0 and continues and index > 0 and obus:
+                    obus[-1] += element
+                else:
+                    obus.append(bytearray(element))
+        out = bytearray(b"\x12\x00")  # temporal delimiter
+        for obu in obus:
+            if not obu:
+                continue
+            header_size = 2 if obu[0] & _OBU_EXTENSION else 1
+            out += bytes([obu[0] | _OBU_HAS_SIZE]) + obu[1:header_size]
+            out += _leb128(len(obu) - header_size) + obu[header_size:]
+        return bytes(out)
 
 
 class AudioPayloader:
@@ -447,6 +601,8 @@ def payloader_for(codec: str, fmtp: str | None = None) -> Payloader | None:
         return Vp8Payloader()
     if name == "vp9":
         return Vp9Payloader()
+    if name == "av1":
+        return Av1Payloader()
     if name == "h264":
         return H264Payloader(h264_packetization_mode(fmtp))
     return None
@@ -468,6 +624,8 @@ def depayloader_for(codec: str) -> Depayloader | None:
         return Vp8Depayloader()
     if name == "vp9":
         return Vp9Depayloader()
+    if name == "av1":
+        return Av1Depayloader()
     if name == "h264":
         return H264Depayloader()
     return None

@@ -125,7 +125,11 @@ class FrameAssembler:
                 break
             seq += 1
         try:
-            data = b"".join(self.depayloader.strip(p) for p in parts)
+            assemble = getattr(self.depayloader, "assemble", None)
+            if assemble is not None:
+                data = assemble(parts)  # a format whose units span packets (AV1)
+            else:
+                data = b"".join(self.depayloader.strip(p) for p in parts)
         except ValueError:
             data = b""
         keyframe = self.depayloader.is_keyframe(first[2])

@@ -72,7 +72,7 @@ def test_audio_formats_are_one_frame_per_packet() -> None:
         assert payloader_for(name) is not None
         depay = depayloader_for(name)
         assert depay is not None and depay.whole_frames
-    assert payloader_for("AV1") is None and depayloader_for("AV1") is None
+    assert payloader_for("G729") is None and depayloader_for("G729") is None
 
 
 def annexb(*units: bytes) -> bytes:
@@ -208,3 +208,50 @@ def test_audio_encoder_takes_a_change_of_source_format() -> None:
         plane.update(bytes(plane.buffer_size))
     out = encoder.encode(mono) + encoder.encode(stereo) + encoder.encode(mono)
     assert out and all(e.data for e in out)
+
+
+def obu(kind: int, body: bytes) -> bytes:
+    """An OBU with its size field (the low-overhead bitstream format)."""
+    from rtcpeer.media.payload import _leb128
+
+    return bytes([(kind << 3) | 0x02]) + _leb128(len(body)) + body
+
+
+def test_av1_packets_carry_obus_without_size_fields_and_drop_temporal_delimiters() -> None:
+    from rtcpeer.media.payload import Av1Depayloader, Av1Payloader
+
+    unit = obu(2, b"") + obu(1, b"\x00" * 10) + obu(6, bytes(range(200)) * 15)  # TD, SH, frame
+    packets = Av1Payloader().payload(unit, 1100)
+    assert packets[0][0] & 0x08  # N: a sequence header starts a coded video sequence
+    assert not packets[0][0] & 0x80 and packets[0][0] & 0x40  # Z=0, Y=1 (the frame OBU is cut)
+    assert all(p[0] & 0x80 for p in packets[1:])  # the rest continue it
+    assert not packets[-1][0] & 0x40
+    assert all(len(p) <= 1100 for p in packets)
+    depay = Av1Depayloader()
+    assert depay.is_keyframe(packets[0]) and depay.is_frame_start(packets[0])
+    assert not depay.is_frame_start(packets[1])
+    # Back to a temporal unit: a temporal delimiter, then the OBUs with sizes.
+    assert depay.assemble(packets) == obu(2, b"") + unit[2:]
+
+
+def test_av1_depayloader_reads_counted_elements_too() -> None:
+    from rtcpeer.media.payload import Av1Depayloader
+
+    # W=2: the first element has a length, the last runs to the end.
+    frame_obu = bytes([6 << 3]) + b"abc"
+    payload = bytes([0x20]) + b"\x02" + bytes([1 << 3]) + b"\x07" + frame_obu
+    assert Av1Depayloader().assemble([payload]) == obu(2, b"") + obu(1, b"\x07") + obu(6, b"abc")
+    with pytest.raises(ValueError):
+        Av1Depayloader().assemble([bytes([0x00, 0x09, 0x30])])
+
+
+@given(
+    st.lists(st.binary(min_size=1, max_size=3000), min_size=1, max_size=5), st.integers(40, 1400)
+)
+def test_av1_round_trip(bodies: list[bytes], budget: int) -> None:
+    from rtcpeer.media.payload import Av1Depayloader, Av1Payloader
+
+    unit = b"".join(obu(6, b) for b in bodies)
+    packets = Av1Payloader().payload(unit, budget)
+    assert all(len(p) <= budget for p in packets)
+    assert Av1Depayloader().assemble(packets) == obu(2, b"") + unit
