@@ -255,13 +255,19 @@ class Connection:
         self.rtp.remove_send_stream(ssrc, bye=bye)  # (the BYE leaves with the next RTCP)
 
     def send_frame(
-        self, now: float, ssrc: int, frame: bytes, timestamp: int, keyframe: bool
+        self,
+        now: float,
+        ssrc: int,
+        frame: bytes,
+        timestamp: int,
+        keyframe: bool,
+        audio_level: int | None = None,
     ) -> bool:
         """Packetize, protect and send an encoded frame of our stream ``ssrc``;
         False (nothing sent) until :attr:`media_ready`."""
         if not self.media_ready:
             return False
-        self.rtp.send_frame(now, ssrc, frame, timestamp, keyframe)
+        self.rtp.send_frame(now, ssrc, frame, timestamp, keyframe, audio_level)
         self._send_media(now)
         return True
 

@@ -427,3 +427,25 @@ async def test_a_remote_track_read_twice_through_a_clone(pair: Any) -> None:
     with pytest.raises(InvalidStateError):
         while True:
             await asyncio.wait_for(twin.recv(), 5)  # the clone ends with its source
+
+
+async def test_synchronization_sources_carry_the_audio_level(pair: Any) -> None:
+    """RFC 6464: our audio carries its level; the receiver's
+    getSynchronizationSources() reports it (W3C linear scale) with the SSRC and RTP
+    timestamp; a direct peer has no contributing sources."""
+    import time
+
+    a, b, tracks = pair
+    a.addTrack(ToneTrack(amplitude=0.3))
+    await connect(a, b)
+    await until(lambda: tracks)
+    for _ in range(5):
+        await recv(tracks[0])
+    receiver = b.getReceivers()[0]
+    [source] = receiver.getSynchronizationSources()
+    assert source["source"] == a.getSenders()[0]._pipe.stream.ssrc  # type: ignore[union-attr]
+    # A 0.3 sine: RMS 0.21, -13.5 dBov, so about 0.21 on the linear scale.
+    assert 0.15 < source["audioLevel"] < 0.3
+    assert abs(source["timestamp"] - time.time() * 1000) < 1000
+    assert receiver.getContributingSources() == []
+    assert b.getReceivers()[0].getSynchronizationSources()[0]["rtpTimestamp"] >= 0

@@ -315,6 +315,11 @@ class ChromiumPeer(Peer):
         result: list[dict[str, Any]] = await self.browser.call("transceivers", self.pc_id)
         return result
 
+    async def sync_sources(self) -> list[dict[str, Any]]:
+        """Per receiver: its kind and getSynchronizationSources()."""
+        result: list[dict[str, Any]] = await self.browser.call("syncSources", self.pc_id)
+        return result
+
     async def close(self) -> None:
         await self.browser.call("close", self.pc_id)
 

@@ -406,3 +406,27 @@ async def test_our_simulcast_offer_falls_back_to_one_stream_for_chromium() -> No
 
 async def _count(items: list[Any]) -> int:
     return len(items)
+
+
+async def test_chromium_sees_our_audio_level() -> None:
+    """Chromium's receiver reports the RFC 6464 level our Opus packets carry."""
+    browser = ChromiumBrowser()
+    async with browser.running() as running:
+        theirs: ChromiumPeer = await running.peer()
+        ours = RtcpeerPeer()
+        try:
+            await connect("rtcpeer-offers", ours, theirs)
+
+            async def audio_levels() -> list[float]:
+                receivers = await theirs.sync_sources()
+                return [
+                    s.get("audioLevel") or 0.0
+                    for r in receivers if r["kind"] == "audio"
+                    for s in r["sources"]
+                ]  # fmt: skip
+
+            levels = await poll(audio_levels, lambda v: bool(v) and v[0] > 0.05)
+            assert 0.05 < levels[0] < 0.5  # the tone at 0.3 amplitude: about 0.21
+        finally:
+            await ours.close()
+            await theirs.close()

@@ -445,7 +445,9 @@ class SendPipe:
             return
         now = driver.now()
         for item in encoded:
-            connection.send_frame(now, stream.ssrc, item.data, item.timestamp, item.keyframe)
+            connection.send_frame(
+                now, stream.ssrc, item.data, item.timestamp, item.keyframe, item.audio_level
+            )
         driver.service()
 
 

@@ -80,6 +80,7 @@ __all__ = [
 
 _TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 _RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+_AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 _REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 logger = logging.getLogger("rtcpeer")
 
@@ -644,6 +645,8 @@ class RTCPeerConnection(EventTarget):
                 elif uri == _TRANSPORT_CC_URI:
                     rtp.set_transport_cc_extension(number)
             ids = {uri: n for n, uri in negotiation.header_extensions}
+            if _AUDIO_LEVEL_URI in ids:
+                rtp.set_audio_level_extension(ids[_AUDIO_LEVEL_URI])
             if _RID_URI in ids:  # (bundled: one id per URI, so audio cannot clear it)
                 rtp.set_rid_extensions(ids.get(_RID_URI), ids.get(_REPAIRED_RID_URI))
         for known in self._transceivers.values():

@@ -12,6 +12,7 @@ sender encodes and sends its track, a receiver's track yields decoded frames.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -255,11 +256,45 @@ class RTCRtpReceiver:
             **_rtp_parameters(self._transceiver._core.negotiated),
         }
 
-    def getContributingSources(self) -> list[dict[str, Any]]:
-        return []
+    def _wall_ms(self, arrival: float) -> float:
+        pc = self._transceiver._pc
+        return time.time() * 1000.0 - (pc._driver_now() - arrival) * 1000.0
 
     def getSynchronizationSources(self) -> list[dict[str, Any]]:
-        return []
+        """W3C ``RTCRtpSynchronizationSource`` for each SSRC this receiver got a
+        packet from in the last 10 s: ``timestamp`` (ms, wall clock), ``source``,
+        ``rtpTimestamp`` and, for audio with RFC 6464, ``audioLevel`` (0..1)."""
+        pc = self._transceiver._pc
+        now = pc._driver_now()
+        out = []
+        for ssrc, stream in pc._connection.rtp.streams.items():
+            owner = pc._stream_owner.get(ssrc)
+            if owner is not self._transceiver or now - stream.last_arrival > 10.0:
+                continue
+            source: dict[str, Any] = {
+                "timestamp": self._wall_ms(stream.last_arrival),
+                "source": ssrc,
+                "rtpTimestamp": stream.last_timestamp_seen,
+            }
+            if stream.audio_level is not None:
+                # RFC 6464 -dBov to the W3C linear scale (0 silence, 1 loudest).
+                source["audioLevel"] = (
+                    0.0 if stream.audio_level == 127 else (10 ** (-stream.audio_level / 20))
+                )
+            out.append(source)
+        return sorted(out, key=lambda s: -s["timestamp"])
+
+    def getContributingSources(self) -> list[dict[str, Any]]:
+        """W3C ``RTCRtpContributingSource`` for each CSRC seen in the last 10 s (a
+        mixer's sources; a direct peer has none)."""
+        pc = self._transceiver._pc
+        now = pc._driver_now()
+        rtp = pc._connection.rtp
+        return [
+            {"timestamp": self._wall_ms(arrival), "source": csrc, "rtpTimestamp": ts}
+            for csrc, (arrival, ts) in rtp.contributing.items()
+            if now - arrival <= 10.0
+        ]
 
     async def getStats(self) -> Any:
         """W3C ``RTCRtpReceiver.getStats()``: this receiver's streams and what they

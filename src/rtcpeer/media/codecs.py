@@ -15,7 +15,9 @@ can be forced (PLI/FIR). The target bitrate is set by the owner.
 
 from __future__ import annotations
 
+import array
 import fractions
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,6 +39,7 @@ __all__ = [
     "Encoder",
     "VideoDecoder",
     "VideoEncoder",
+    "audio_level",
     "decoder_for",
     "encodable",
     "encoder_for",
@@ -79,6 +82,20 @@ class Encoded:
     data: bytes
     timestamp: int
     keyframe: bool
+    #: RFC 6464 level of an audio frame: -dBov, 0 (loudest) to 127 (silence).
+    audio_level: int | None = None
+
+
+def audio_level(pcm: bytes) -> int:
+    """RFC 6464 §3 level of signed 16-bit samples: the RMS in -dBov, 0..127."""
+    samples = array.array("h", pcm)
+    if not samples:
+        return 127
+    power = sum(x * x for x in samples) / len(samples)
+    if power <= 0:
+        return 127
+    dbov = 10 * math.log10(power / (32768.0 * 32768.0))
+    return max(0, min(127, round(-dbov)))
 
 
 def encodable(codec: str, fmtp: str | None = None) -> bool:
@@ -129,8 +146,9 @@ class AudioEncoder:
         while (chunk := self._fifo.read(n)) is not None:
             chunk.pts = self._samples
             chunk.time_base = fractions.Fraction(1, self.clock_rate)
+            level = audio_level(bytes(chunk.planes[0])[: 2 * n])
             for packet in self._context.encode(chunk):
-                out.append(Encoded(bytes(packet), self._samples, True))
+                out.append(Encoded(bytes(packet), self._samples, True, level))
             self._samples += n
         return out
 

@@ -74,6 +74,8 @@ class RtpSendStream:
         self.timestamp_offset = rng.getrandbits(32)
         self._history: dict[int, bytes] = {}
         self._resent: dict[int, float] = {}
+        #: The negotiated id of ``ssrc-audio-level`` (RFC 6464), for audio streams.
+        self.audio_level_extension: int | None = None
         #: Set by the session when transport-wide congestion control was negotiated:
         #: packets carry a placeholder there, stamped as they leave the pacer.
         self.transport_extension: int | None = None
@@ -106,15 +108,28 @@ class RtpSendStream:
                      "last_timestamp", "last_sent_at"):  # fmt: skip
             setattr(self, name, getattr(previous, name))
 
-    def send_frame(self, now: float, frame: bytes, timestamp: int, keyframe: bool) -> list[bytes]:
+    def send_frame(
+        self,
+        now: float,
+        frame: bytes,
+        timestamp: int,
+        keyframe: bool,
+        audio_level: int | None = None,
+    ) -> list[bytes]:
         """The RTP packets of an encoded frame; ``timestamp`` is in clock-rate units
-        from the track's start (the random offset is added here)."""
+        from the track's start (the random offset is added here); ``audio_level``
+        (RFC 6464, 0..127) rides in the ``ssrc-audio-level`` extension."""
         ts = (timestamp + self.timestamp_offset) & 0xFFFFFFFF
         payloads = self.payloader.payload(frame, self.payload_budget)
         packets = []
         last = len(payloads) - 1
         history = self._history
         extensions = self._extensions
+        if audio_level is not None and self.audio_level_extension is not None:
+            # V (voice activity) set above -50 dBov, a rough but common choice.
+            level = max(0, min(127, audio_level))
+            byte = (0x80 if level < 50 else 0) | level
+            extensions = {**extensions, self.audio_level_extension: bytes((byte,))}
         if self.transport_extension is not None:
             # First, so its value sits at a fixed offset (stamp_transport_sequence).
             extensions = {self.transport_extension: b"\x00\x00", **extensions}

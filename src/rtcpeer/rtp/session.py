@@ -173,6 +173,9 @@ class ReceiveStream:
     retransmitted_packets_received: int = 0
     retransmitted_bytes_received: int = 0
     duplicates: int = 0
+    #: The last RTP timestamp and RFC 6464 level (0..127) it carried.
+    last_timestamp_seen: int = 0
+    audio_level: int | None = None
     #: Extended sequence numbers received recently, by ``ext % _SEEN_WINDOW``.
     seen: list[int] = field(default_factory=lambda: [-1] * _SEEN_WINDOW)
 
@@ -261,6 +264,9 @@ class RtpSession:
         self._rid_extension: int | None = None
         self._repaired_rid_extension: int | None = None
         self._learned_rtx: set[int] = set()
+        self._audio_level_extension: int | None = None
+        #: Contributing sources (RFC 3550 CSRC) seen: csrc -> (arrival, RTP timestamp).
+        self.contributing: dict[int, tuple[float, int]] = {}
         self._next_report: float | None = None
         self._out: deque[bytes] = deque()
         self._events: deque[SessionEvent] = deque()
@@ -298,6 +304,10 @@ class RtpSession:
     def set_mid_extension(self, ext_id: int | None) -> None:
         """The negotiated id of ``urn:ietf:params:rtp-hdrext:sdes:mid``."""
         self._mid_extension = ext_id
+
+    def set_audio_level_extension(self, ext_id: int | None) -> None:
+        """The negotiated id of ``ssrc-audio-level`` (RFC 6464)."""
+        self._audio_level_extension = ext_id
 
     def set_rid_extensions(self, rid: int | None, repaired: int | None) -> None:
         """The negotiated ids of ``rtp-stream-id`` and ``repaired-rtp-stream-id``
@@ -436,6 +446,15 @@ class RtpSession:
             stream.retransmitted_bytes_received += payload_end - header.payload_offset
         else:
             stream._update_jitter(header.timestamp, now)
+        if not repaired:
+            stream.last_timestamp_seen = header.timestamp
+            if self._audio_level_extension is not None:
+                raw = header.extensions.get(self._audio_level_extension)
+                if raw:
+                    stream.audio_level = raw[0] & 0x7F
+            for csrc in header.csrcs:
+                if csrc in self.contributing or len(self.contributing) < _MAX_STREAMS:
+                    self.contributing[csrc] = (now, header.timestamp)
         if stream.nack:
             self._track_loss(
                 now, stream, previous, header.sequence_number,
@@ -556,12 +575,19 @@ class RtpSession:
             self._out.append(serialize_rtcp([RtcpOther(RTCP_BYE, 1, body)]))
 
     def send_frame(
-        self, now: float, ssrc: int, frame: bytes, timestamp: int, keyframe: bool
+        self,
+        now: float,
+        ssrc: int,
+        frame: bytes,
+        timestamp: int,
+        keyframe: bool,
+        audio_level: int | None = None,
     ) -> int:
         """Packetize an encoded frame of our stream ``ssrc``; the packets wait in
         :meth:`poll_rtp`. Returns how many."""
         stream = self.send_streams[ssrc]
-        packets = stream.send_frame(now, frame, timestamp, keyframe)
+        stream.audio_level_extension = self._audio_level_extension
+        packets = stream.send_frame(now, frame, timestamp, keyframe, audio_level)
         priority = AUDIO if stream.kind == "audio" else VIDEO
         for packet in packets:
             self.pacer.push(now, packet, priority)

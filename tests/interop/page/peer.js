@@ -201,6 +201,15 @@ window.rtcpeer = {
     }
     return pc.getTransceivers().map((t) => t.mid);
   },
+  syncSources(pcId) {
+    // What each receiver says of its sources (RTCRtpSynchronizationSource).
+    return pcs.get(pcId).getReceivers().map((r) => ({
+      kind: r.track.kind,
+      sources: r.getSynchronizationSources().map((s) => ({
+        source: s.source, audioLevel: s.audioLevel, rtpTimestamp: s.rtpTimestamp,
+      })),
+    }));
+  },
   transceivers(pcId) {
     return pcs.get(pcId).getTransceivers().map((t) => ({
       mid: t.mid, direction: t.direction, currentDirection: t.currentDirection,
