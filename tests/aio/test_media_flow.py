@@ -449,3 +449,20 @@ async def test_synchronization_sources_carry_the_audio_level(pair: Any) -> None:
     assert abs(source["timestamp"] - time.time() * 1000) < 1000
     assert receiver.getContributingSources() == []
     assert b.getReceivers()[0].getSynchronizationSources()[0]["rtpTimestamp"] >= 0
+
+
+async def test_audio_level_stats_at_both_ends(pair: Any) -> None:
+    """W3C audioLevel/totalAudioEnergy: the tone's level at the source and after
+    Opus at the far end."""
+    a, b, tracks = pair
+    a.addTrack(ToneTrack(amplitude=0.3))
+    await connect(a, b)
+    await until(lambda: tracks)
+    for _ in range(25):
+        await recv(tracks[0])
+    source = next(r for r in (await a.getStats()).values() if r.type == "media-source")
+    inbound = next(r for r in (await b.getStats()).values() if r.type == "inbound-rtp")
+    for stats in (source, inbound):
+        assert 0.18 < stats.audioLevel < 0.25  # RMS of a 0.3 sine: 0.212
+        assert stats.totalAudioEnergy > 0
+    assert 0.3 < inbound.totalSamplesDuration < 2.0

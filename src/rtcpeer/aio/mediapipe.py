@@ -14,10 +14,12 @@ pushes them to the receiver's track, where ``await track.recv()`` reads them.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import fractions
 import logging
+import math
 import os
 from typing import TYPE_CHECKING, Any, Final
 
@@ -66,6 +68,34 @@ _VIDEO_FLOOR: Final = 50_000
 _RETARGET_RATIO: Final = 0.2
 _RETARGET_INTERVAL: Final = 1.0
 _AUDIO_BITRATE: Final = 40_000  # Opus at 32 kbit/s and its RTP/SRTP overhead
+
+
+class AudioEnergy:
+    """W3C audio level stats: the last frame's level (linear RMS, 1.0 = 0 dBov) and
+    the running sums ``totalAudioEnergy`` (level² × seconds) and
+    ``totalSamplesDuration`` (seconds)."""
+
+    __slots__ = ("level", "total_duration", "total_energy")
+
+    def __init__(self) -> None:
+        self.level: float | None = None
+        self.total_energy = 0.0
+        self.total_duration = 0.0
+
+    def add(self, frame: AudioFrame) -> None:
+        kind = {"s16": "h", "s16p": "h", "flt": "f", "fltp": "f"}.get(frame.format.name)
+        if kind is None or not frame.sample_rate or not frame.samples:
+            return
+        count = frame.samples * (len(frame.layout.channels) if not frame.format.is_planar else 1)
+        samples = array.array(kind, bytes(frame.planes[0]))[:count]
+        if not samples:
+            return
+        scale = 32768.0 if kind == "h" else 1.0
+        rms = math.sqrt(sum(x * x for x in samples) / len(samples)) / scale
+        duration = frame.samples / frame.sample_rate
+        self.level = min(1.0, rms)
+        self.total_energy += self.level * self.level * duration
+        self.total_duration += duration
 
 
 def _subtype(codec: NegotiatedCodec) -> str:
@@ -120,6 +150,7 @@ class SendPipe:
         self.width: int | None = None
         self.height: int | None = None
         self.total_samples_duration = 0.0
+        self.energy = AudioEnergy()
         self.unsupported: str | None = None
         self.kind = sender._transceiver._core.kind
         self.fixed_bitrate = _AUDIO_BITRATE if self.kind == "audio" else 0
@@ -358,6 +389,7 @@ class SendPipe:
             self.width, self.height = frame.width, frame.height
         elif frame.sample_rate:
             self.total_samples_duration += frame.samples / frame.sample_rate
+            self.energy.add(frame)
 
     async def _send(
         self,
@@ -499,6 +531,7 @@ class ReceivePipe:
         self.decode_errors = 0
         #: The remote SSRC being decoded.
         self.ssrc: int | None = None
+        self.energy = AudioEnergy()
         self._last_frame_at = 0.0
 
     def _decoder(self, payload_type: int) -> Decoder | None:
@@ -546,5 +579,7 @@ class ReceivePipe:
             sounds = decoder.decode(frame.data, frame.timestamp)
             self.frames_decoded += len(sounds)
             self.total_samples_received += sum(f.samples for f in sounds)
+            for sound in sounds:
+                self.energy.add(sound)
             for sound in sounds:
                 track._push_frame(sound)

@@ -320,6 +320,12 @@ def _media_stats(
                     inbound.update(frameWidth=pipe.width, frameHeight=pipe.height)
             else:
                 inbound["totalSamplesReceived"] = pipe.total_samples_received
+                if pipe.energy.level is not None:
+                    inbound.update(
+                        audioLevel=pipe.energy.level,
+                        totalAudioEnergy=pipe.energy.total_energy,
+                        totalSamplesDuration=pipe.energy.total_duration,
+                    )
         if stream.nack:
             inbound["nackCount"] = stream.nack_count
         inbound.update(
@@ -369,6 +375,10 @@ def _outbound_stats(
                     source.update(width=pipe.width, height=pipe.height)
             else:
                 source.update(totalSamplesDuration=pipe.total_samples_duration)
+                if pipe.energy.level is not None:
+                    source.update(
+                        audioLevel=pipe.energy.level, totalAudioEnergy=pipe.energy.total_energy
+                    )
             out[source_id] = source
         for layer in pipe.layers:
             stream = layer.stream
