@@ -11,6 +11,7 @@ from __future__ import annotations
 from rtcpeer.aio.certificate import RTCCertificate
 from rtcpeer.aio.configuration import RTCConfiguration, RTCIceServer
 from rtcpeer.aio.datachannel import MessageEvent, RTCDataChannel, RTCDataChannelEvent, RTCErrorEvent
+from rtcpeer.aio.dtmf import RTCDTMFSender, RTCDTMFToneChangeEvent
 from rtcpeer.aio.media import MediaStream, MediaStreamTrack, MediaStreamTrackEvent
 from rtcpeer.aio.peerconnection import (
     RTCIceCandidate,
@@ -26,6 +27,7 @@ from rtcpeer.aio.stats import RTCStats, RTCStatsReport
 from rtcpeer.errors import (
     DOMException,
     InvalidAccessError,
+    InvalidCharacterError,
     InvalidModificationError,
     InvalidStateError,
     InvalidSyntaxError,
@@ -40,6 +42,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "DOMException",
     "InvalidAccessError",
+    "InvalidCharacterError",
     "InvalidModificationError",
     "InvalidStateError",
     "InvalidSyntaxError",
@@ -55,6 +58,8 @@ __all__ = [
     "OperationError",
     "RTCCertificate",
     "RTCConfiguration",
+    "RTCDTMFSender",
+    "RTCDTMFToneChangeEvent",
     "RTCDataChannel",
     "RTCDataChannelEvent",
     "RTCError",

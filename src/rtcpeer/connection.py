@@ -271,6 +271,16 @@ class Connection:
         self._send_media(now)
         return True
 
+    def send_event(
+        self, now: float, ssrc: int, payload: bytes, timestamp: int, marker: bool, payload_type: int
+    ) -> bool:
+        """Send a telephone-event packet (RFC 4733) on our stream ``ssrc``."""
+        if not self.media_ready or ssrc not in self.rtp.send_streams:
+            return False
+        self.rtp.send_event(now, ssrc, payload, timestamp, marker, payload_type)
+        self._send_media(now)
+        return True
+
     def handle_timeout(self, now: float) -> None:
         self.ice.handle_timeout(now)
         self.dtls.handle_timeout(now)

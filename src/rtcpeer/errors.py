@@ -47,6 +47,12 @@ class InvalidStateError(DOMException):
     name = "InvalidStateError"
 
 
+class InvalidCharacterError(DOMException):
+    """A string holds characters the operation does not take (e.g. insertDTMF)."""
+
+    name = "InvalidCharacterError"
+
+
 class InvalidAccessError(DOMException):
     """The operation is not supported with these arguments (e.g. an SDP mismatch)."""
 

@@ -466,3 +466,44 @@ async def test_audio_level_stats_at_both_ends(pair: Any) -> None:
         assert 0.18 < stats.audioLevel < 0.25  # RMS of a 0.3 sine: 0.212
         assert stats.totalAudioEnergy > 0
     assert 0.3 < inbound.totalSamplesDuration < 2.0
+
+
+async def test_dtmf_sends_rfc_4733_events_and_fires_tonechange(pair: Any) -> None:
+    """sender.dtmf.insertDTMF("1#"): tonechange "1", "#", then ""; the far end
+    receives telephone-event packets on the audio SSRC, a marker on each event's
+    first packet and the end bit on its last three."""
+    import struct
+
+    from rtcpeer import InvalidCharacterError
+
+    a, b, tracks = pair
+    sender = a.addTrack(ToneTrack())
+    await connect(a, b)
+    await until(lambda: tracks)
+    await recv(tracks[0])
+    dtmf = sender.dtmf
+    assert dtmf is not None and dtmf.canInsertDTMF
+    events: list[tuple[int, bool, bool]] = []  # (event, marker, end)
+    session = b._connection.rtp
+    original = session.handle_rtp
+
+    def spy(now: float, packet: bytes) -> Any:
+        header = original(now, packet)
+        if header is not None and header.payload_type == 110:
+            event, flags, _ = struct.unpack_from("!BBH", packet, header.payload_offset)
+            events.append((event, header.marker, bool(flags & 0x80)))
+        return header
+
+    session.handle_rtp = spy  # type: ignore[method-assign]
+    tones: list[str] = []
+    dtmf.ontonechange = lambda e: tones.append(e.tone)
+    with pytest.raises(InvalidCharacterError):
+        dtmf.insertDTMF("12x")
+    dtmf.insertDTMF("1#", duration=100, interToneGap=50)
+    assert dtmf.toneBuffer == "1#"
+    await until(lambda: tones[-1:] == [""], timeout=5)
+    assert tones == ["1", "#", ""]
+    assert [e for e, m, _ in events if m] == [1, 11]  # one marker per event
+    assert [e for e, _, end in events if end] == [1, 1, 1, 11, 11, 11]
+    video = a.addTransceiver("video").sender
+    assert video.dtmf is None

@@ -305,6 +305,15 @@ class SendPipe:
             encoder.bitrate = wanted
             encoder.reset()
 
+    def audio_timestamp(self) -> int:
+        """Where the audio stream's RTP timestamps are now (from 0): a telephone
+        event starts there."""
+        position = self._audio_samples
+        for layer in self.layers:
+            if isinstance(layer.encoder, AudioEncoder):
+                position = max(position, layer.encoder.samples)
+        return position
+
     def track_changed(self) -> None:
         """``replaceTrack``: read the new track from the next frame on."""
         self._changed.set()

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rtcpeer.aio.dtmf import RTCDTMFSender
 from rtcpeer.aio.media import MediaStream, MediaStreamTrack
 from rtcpeer.aio.mediapipe import ReceivePipe, SendPipe
 from rtcpeer.errors import InvalidModificationError, InvalidStateError
@@ -124,6 +125,7 @@ class RTCRtpSender:
         self._transceiver = transceiver
         self._track = track
         self._pipe = SendPipe(transceiver._pc, self)
+        self._dtmf: RTCDTMFSender | None = None
         self._transaction_id: str | None = None
         self._encodings: list[dict[str, Any]] = [
             {"active": e.active, **({"rid": e.rid} if e.rid is not None else {})}
@@ -133,6 +135,15 @@ class RTCRtpSender:
     @property
     def track(self) -> MediaStreamTrack | None:
         return self._track
+
+    @property
+    def dtmf(self) -> RTCDTMFSender | None:
+        """W3C ``RTCRtpSender.dtmf``: telephone events, for an audio sender."""
+        if self._transceiver._core.kind != "audio":
+            return None
+        if self._dtmf is None:
+            self._dtmf = RTCDTMFSender(self)
+        return self._dtmf
 
     @property
     def transport(self) -> Any:

@@ -152,6 +152,26 @@ class RtpSendStream:
         self.last_sent_at = now
         return packets
 
+    def send_event(
+        self, now: float, payload: bytes, timestamp: int, marker: bool, payload_type: int
+    ) -> bytes:
+        """One packet of another payload type on this stream (RFC 4733 telephone
+        events): its own sequence number, ``timestamp`` from the track's start."""
+        seq = self._seq
+        self._seq = (seq + 1) & 0xFFFF
+        extensions = self._extensions
+        if self.transport_extension is not None:
+            extensions = {self.transport_extension: b"\x00\x00", **extensions}
+        ts = (timestamp + self.timestamp_offset) & 0xFFFFFFFF
+        packet = RtpHeader(payload_type, seq, ts, self.ssrc, marker, (), extensions).serialize(
+            payload
+        )
+        self.packets_sent += 1
+        self.bytes_sent += len(payload)
+        self.header_bytes_sent += len(packet) - len(payload)
+        self.last_sent_at = now
+        return packet
+
     def retransmit(
         self,
         now: float,

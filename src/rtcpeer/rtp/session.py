@@ -595,6 +595,14 @@ class RtpSession:
             self._schedule_report(now)
         return len(packets)
 
+    def send_event(
+        self, now: float, ssrc: int, payload: bytes, timestamp: int, marker: bool, payload_type: int
+    ) -> None:
+        """A telephone-event packet (RFC 4733) on our audio stream ``ssrc``."""
+        stream = self.send_streams[ssrc]
+        packet = stream.send_event(now, payload, timestamp, marker, payload_type)
+        self.pacer.push(now, packet, AUDIO)
+
     def poll_rtp(self, now: float) -> bytes | None:
         """The next (plaintext) RTP packet to protect and send now; its
         transport-wide sequence number is stamped as it leaves (so the send times
