@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import fractions
 import logging
-import math
 import os
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,6 +28,7 @@ from av.video.frame import VideoFrame
 
 from rtcpeer.aio.media import MediaStreamTrack
 from rtcpeer.media.codecs import (
+    VIDEO_CLOCK,
     AudioDecoder,
     AudioEncoder,
     Decoder,
@@ -38,10 +38,12 @@ from rtcpeer.media.codecs import (
     decoder_for,
     encodable,
     encoder_for,
+    rms,
 )
 from rtcpeer.media.payload import payloader_for
 from rtcpeer.rtp.jitterbuffer import EncodedFrame
 from rtcpeer.rtp.sender import RtpSendStream
+from rtcpeer.sdp.codecs import MID_URI, REPAIRED_RID_URI, RID_URI
 from rtcpeer.sdp.jsep import NegotiatedCodec, RtpNegotiation
 
 if TYPE_CHECKING:
@@ -54,10 +56,6 @@ logger = logging.getLogger(__name__)
 # SVT-AV1 prints its banner, settings and teardown notes to stderr unless told not to.
 os.environ.setdefault("SVT_LOG", "0")
 
-_MID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
-_RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
-_REPAIRED_RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
-_VIDEO_CLOCK: Final = 90000
 #: Video starts here and follows the congestion controller's target (TWCC), up to
 #: ``maxBitrate`` or the ceiling.
 _VIDEO_BITRATE: Final = 1_000_000
@@ -90,10 +88,8 @@ class AudioEnergy:
         samples = array.array(kind, bytes(frame.planes[0]))[:count]
         if not samples:
             return
-        scale = 32768.0 if kind == "h" else 1.0
-        rms = math.sqrt(sum(x * x for x in samples) / len(samples)) / scale
         duration = frame.samples / frame.sample_rate
-        self.level = min(1.0, rms)
+        self.level = min(1.0, rms(samples, 32768.0 if kind == "h" else 1.0))
         self.total_energy += self.level * self.level * duration
         self.total_duration += duration
 
@@ -241,12 +237,12 @@ class SendPipe:
                 rng=connection.rng,
                 kind=negotiation.kind,
                 mid=negotiation.mid,
-                mid_extension=extensions.get(_MID_URI),
+                mid_extension=extensions.get(MID_URI),
                 rtx_ssrc=encoding.rtx_ssrc if rtx is not None else None,
                 rtx_payload_type=rtx,
                 rid=rid,
-                rid_extension=extensions.get(_RID_URI) if rid else None,
-                repaired_rid_extension=extensions.get(_REPAIRED_RID_URI) if rid else None,
+                rid_extension=extensions.get(RID_URI) if rid else None,
+                repaired_rid_extension=extensions.get(REPAIRED_RID_URI) if rid else None,
             )
             before = self._retired.pop(encoding.ssrc, None)
             if before is not None:
@@ -304,6 +300,15 @@ class SendPipe:
             layer.retargeted_at = now
             encoder.bitrate = wanted
             encoder.reset()
+
+    def _video_timestamp(self, now: float) -> int:
+        """90 kHz from the first frame sent, by the clock (whatever the source's
+        own timestamps), always increasing: one timeline across replaceTrack."""
+        if self._t0 is None:
+            self._t0 = now
+        ts = max(int((now - self._t0) * VIDEO_CLOCK), self._last_ts + 1)
+        self._last_ts = ts
+        return ts
 
     def audio_timestamp(self) -> int:
         """Where the audio stream's RTP timestamps are now (from 0): a telephone
@@ -423,10 +428,7 @@ class SendPipe:
         if self.kind == "video":
             if not isinstance(frame, VideoFrame):
                 return
-            if self._t0 is None:
-                self._t0 = now
-            ts = max(int((now - self._t0) * _VIDEO_CLOCK), self._last_ts + 1)
-            self._last_ts = ts
+            ts = self._video_timestamp(now)
             active = [
                 layer for layer in layers
                 if isinstance(layer.encoder, VideoEncoder)
@@ -467,10 +469,7 @@ class SendPipe:
             self.unsupported = name
             return
         if self.kind == "video":
-            if self._t0 is None:
-                self._t0 = now
-            ts = max(int((now - self._t0) * _VIDEO_CLOCK), self._last_ts + 1)
-            self._last_ts = ts
+            ts = self._video_timestamp(now)
         else:
             ts = self._audio_samples
             duration = packet.duration or 0

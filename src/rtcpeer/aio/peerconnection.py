@@ -68,6 +68,13 @@ from rtcpeer.sctp.datachannel import (
     ChannelMessage,
     ChannelOpened,
 )
+from rtcpeer.sdp.codecs import (
+    AUDIO_LEVEL_URI,
+    MID_URI,
+    REPAIRED_RID_URI,
+    RID_URI,
+    TRANSPORT_CC_URI,
+)
 from rtcpeer.sdp.jsep import Applied, JsepSession, Transceiver, TransportInfo
 
 __all__ = [
@@ -78,10 +85,6 @@ __all__ = [
     "RTCSessionDescription",
 ]
 
-_TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
-_AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
-_REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 logger = logging.getLogger("rtcpeer")
 
 _ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -639,16 +642,17 @@ class RTCPeerConnection(EventTarget):
                 rtp.rtx_payload_types[rtx] = apt
             for primary, repair in negotiation.remote_rtx_ssrcs:
                 rtp.rtx_ssrcs[repair] = primary
-            for number, uri in negotiation.header_extensions:
-                if uri == "urn:ietf:params:rtp-hdrext:sdes:mid":
-                    rtp.set_mid_extension(number)
-                elif uri == _TRANSPORT_CC_URI:
-                    rtp.set_transport_cc_extension(number)
+            # Bundled, one id per URI: a section that lacks an extension (audio has
+            # no rid) leaves what another section set.
             ids = {uri: n for n, uri in negotiation.header_extensions}
-            if _AUDIO_LEVEL_URI in ids:
-                rtp.set_audio_level_extension(ids[_AUDIO_LEVEL_URI])
-            if _RID_URI in ids:  # (bundled: one id per URI, so audio cannot clear it)
-                rtp.set_rid_extensions(ids.get(_RID_URI), ids.get(_REPAIRED_RID_URI))
+            if MID_URI in ids:
+                rtp.set_mid_extension(ids[MID_URI])
+            if TRANSPORT_CC_URI in ids:
+                rtp.set_transport_cc_extension(ids[TRANSPORT_CC_URI])
+            if AUDIO_LEVEL_URI in ids:
+                rtp.set_audio_level_extension(ids[AUDIO_LEVEL_URI])
+            if RID_URI in ids:
+                rtp.set_rid_extensions(ids[RID_URI], ids.get(REPAIRED_RID_URI))
         for known in self._transceivers.values():
             if known._core.current_direction in ("sendrecv", "sendonly"):
                 known._ever_sent = True

@@ -29,12 +29,12 @@ from av.video.frame import VideoFrame
 
 from rtcpeer.aio.media import MediaStream, MediaStreamTrack
 from rtcpeer.errors import InvalidStateError
+from rtcpeer.media.codecs import VIDEO_CLOCK
 
 __all__ = ["MediaDevices", "TestPatternTrack", "ToneTrack", "mediaDevices"]
 
 _AUDIO_RATE: Final = 48000
 _PTIME: Final = 0.02
-_VIDEO_CLOCK: Final = 90000
 #: The synthetic "cameras": the back one (``facingMode: "environment"``) is brighter,
 #: so switching cameras shows at the far end.
 _FACING_LEVELS: Final = {"user": 128, "environment": 200}
@@ -138,8 +138,8 @@ class TestPatternTrack(_PacedTrack):
         _fill(luma, row, height)
         _fill(cb, self._chroma[: width // 2], height // 2)
         _fill(cr, self._chroma[: width // 2], height // 2)
-        frame.pts = int(index * _VIDEO_CLOCK / self.frameRate)
-        frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
+        frame.pts = int(index * VIDEO_CLOCK / self.frameRate)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return frame
 
     def _settings(self) -> Mapping[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from rtcpeer.sdp.attributes import format_parameters, parse_parameters
 from rtcpeer.sdp.description import Codec
@@ -201,22 +201,27 @@ class HeaderExtensionSpec:
     kinds: tuple[MediaKind, ...]
 
 
+#: The header extensions the media path reads or writes, by URI.
+AUDIO_LEVEL_URI: Final = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+TRANSPORT_CC_URI: Final = (
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+)
+MID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
+RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+REPAIRED_RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+
 HEADER_EXTENSIONS: tuple[HeaderExtensionSpec, ...] = (
-    HeaderExtensionSpec("urn:ietf:params:rtp-hdrext:ssrc-audio-level", 1, ("audio",)),
+    HeaderExtensionSpec(AUDIO_LEVEL_URI, 1, ("audio",)),
     HeaderExtensionSpec(
         "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", 2, ("audio", "video")
     ),
-    HeaderExtensionSpec(
-        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
-        3,
-        ("audio", "video"),
-    ),
-    HeaderExtensionSpec("urn:ietf:params:rtp-hdrext:sdes:mid", 4, ("audio", "video")),
+    HeaderExtensionSpec(TRANSPORT_CC_URI, 3, ("audio", "video")),
+    HeaderExtensionSpec(MID_URI, 4, ("audio", "video")),
     HeaderExtensionSpec(
         "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay", 5, ("video",)
     ),
-    HeaderExtensionSpec("urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", 10, ("video",)),
-    HeaderExtensionSpec("urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id", 11, ("video",)),
+    HeaderExtensionSpec(RID_URI, 10, ("video",)),
+    HeaderExtensionSpec(REPAIRED_RID_URI, 11, ("video",)),
     HeaderExtensionSpec("urn:3gpp:video-orientation", 13, ("video",)),
 )
 
