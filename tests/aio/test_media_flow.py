@@ -20,6 +20,7 @@ from rtcpeer import (
     ToneTrack,
     mediaDevices,
 )
+from tests.helpers import until
 from tests.seed.test_seed_media import brightness
 
 
@@ -38,23 +39,6 @@ async def negotiate(a: RTCPeerConnection, b: RTCPeerConnection) -> None:
     await b.setRemoteDescription(a.localDescription)
     await b.setLocalDescription()
     await a.setRemoteDescription(b.localDescription)
-
-
-@pytest.fixture
-async def pair() -> Any:
-    a, b = RTCPeerConnection(), RTCPeerConnection()
-    tracks: list[Any] = []
-    b.ontrack = lambda e: tracks.append(e.track)
-    yield a, b, tracks
-    await a.close()
-    await b.close()
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 async def recv(track: Any) -> Any:
@@ -448,7 +432,12 @@ async def test_synchronization_sources_carry_the_audio_level(pair: Any) -> None:
     assert 0.15 < source["audioLevel"] < 0.3
     assert abs(source["timestamp"] - time.time() * 1000) < 1000
     assert receiver.getContributingSources() == []
-    assert b.getReceivers()[0].getSynchronizationSources()[0]["rtpTimestamp"] >= 0
+    # The RTP timestamp follows the stream: five more 20 ms frames, 5 x 960 ticks on.
+    for _ in range(5):
+        await recv(tracks[0])
+    [later] = receiver.getSynchronizationSources()
+    advanced = (later["rtpTimestamp"] - source["rtpTimestamp"]) % (1 << 32)
+    assert advanced >= 5 * 960 and advanced % 960 == 0
 
 
 async def test_audio_level_stats_at_both_ends(pair: Any) -> None:

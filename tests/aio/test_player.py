@@ -12,18 +12,29 @@ from typing import Any
 import av
 import pytest
 
-from rtcpeer import InvalidStateError, MediaPlayer, MediaRecorder, RTCPeerConnection
-from tests.aio.test_media_flow import connect, until
+from rtcpeer import InvalidStateError, MediaPlayer, MediaRecorder
+from tests.aio.test_media_flow import connect
+from tests.helpers import until
 from tests.seed.test_seed_media import brightness
 
 
-def make_clip(path: Path, seconds: float = 2.0) -> Path:
-    """An H.264 + AAC clip: brightness rising frame by frame, a 440 Hz tone."""
+def make_clip(
+    path: Path, seconds: float = 2.0, *, audio: bool = True, baseline: bool = False
+) -> Path:
+    """An H.264 clip, 320x240 at 30 fps, brightness rising frame by frame, with a
+    440 Hz AAC tone (``audio``); ``baseline``: constrained baseline without B-frames,
+    a key frame every 15 (what WebRTC carries, for sending without re-encoding)."""
     out = av.open(str(path), "w")
     video = out.add_stream("libx264", rate=30)
     video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"  # type: ignore[union-attr]
-    audio = out.add_stream("aac", rate=48000)
-    audio.layout = "mono"  # type: ignore[union-attr]
+    if baseline:
+        video.options = {"profile": "baseline", "tune": "zerolatency", "preset": "ultrafast",  # type: ignore[union-attr]
+                         "x264-params": "keyint=15"}  # fmt: skip
+    streams: list[Any] = [video]
+    if audio:  # (every stream before the first packet is written)
+        sound_stream = out.add_stream("aac", rate=48000)
+        sound_stream.layout = "mono"  # type: ignore[union-attr]
+        streams.append(sound_stream)
     for i in range(int(30 * seconds)):
         frame = av.VideoFrame(320, 240, "yuv420p")
         for plane, value in zip(frame.planes, (40 + 3 * i, 128, 128), strict=True):
@@ -31,33 +42,24 @@ def make_clip(path: Path, seconds: float = 2.0) -> Path:
         frame.pts = i
         for packet in video.encode(frame):  # type: ignore[union-attr]
             out.mux(packet)
-    for i in range(int(50 * seconds)):
-        sound = av.AudioFrame(format="fltp", layout="mono", samples=960)
-        sound.sample_rate = 48000
-        samples = (0.3 * math.sin(2 * math.pi * 440 * (i * 960 + k) / 48000) for k in range(960))
-        sound.planes[0].update(array.array("f", samples).tobytes())
-        sound.pts = i * 960
-        for packet in audio.encode(sound):  # type: ignore[union-attr]
-            out.mux(packet)
-    for stream in (video, audio):
-        for packet in stream.encode(None):  # type: ignore[union-attr]
+    if audio:
+        for i in range(int(50 * seconds)):
+            sound = av.AudioFrame(format="fltp", layout="mono", samples=960)
+            sound.sample_rate = 48000
+            tone = (0.3 * math.sin(2 * math.pi * 440 * (i * 960 + k) / 48000) for k in range(960))
+            sound.planes[0].update(array.array("f", tone).tobytes())
+            sound.pts = i * 960
+            for packet in sound_stream.encode(sound):  # type: ignore[union-attr]
+                out.mux(packet)
+    for stream in streams:
+        for packet in stream.encode(None):
             out.mux(packet)
     out.close()
     return path
 
 
-@pytest.fixture
-async def call() -> Any:
-    a, b = RTCPeerConnection(), RTCPeerConnection()
-    tracks: list[Any] = []
-    b.ontrack = lambda e: tracks.append(e.track)
-    yield a, b, tracks
-    await a.close()
-    await b.close()
-
-
-async def test_a_file_plays_to_the_far_end_which_records_it(call: Any, tmp_path: Path) -> None:
-    a, b, tracks = call
+async def test_a_file_plays_to_the_far_end_which_records_it(pair: Any, tmp_path: Path) -> None:
+    a, b, tracks = pair
     player = MediaPlayer(str(make_clip(tmp_path / "clip.mp4")))
     assert player.audio is not None and player.video is not None
     a.addTrack(player.audio)
@@ -126,36 +128,16 @@ async def test_recorder_rejects_late_or_duplicate_tracks(tmp_path: Path) -> None
     written.close()
 
 
-def make_baseline_clip(path: Path, frames: int = 45) -> Path:
-    """H.264 constrained baseline without B-frames (what WebRTC carries), 320x240."""
-    out = av.open(str(path), "w")
-    video = out.add_stream("libx264", rate=30)
-    video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"  # type: ignore[union-attr]
-    video.options = {"profile": "baseline", "tune": "zerolatency", "preset": "ultrafast",  # type: ignore[union-attr]
-                     "x264-params": "keyint=15"}  # fmt: skip
-    for i in range(frames):
-        frame = av.VideoFrame(320, 240, "yuv420p")
-        for plane, value in zip(frame.planes, (40 + 3 * i, 128, 128), strict=True):
-            plane.update(bytes([min(value, 235)]) * plane.buffer_size)
-        frame.pts = i
-        for packet in video.encode(frame):  # type: ignore[union-attr]
-            out.mux(packet)
-    for packet in video.encode(None):  # type: ignore[union-attr]
-        out.mux(packet)
-    out.close()
-    return path
-
-
 @pytest.mark.parametrize("container", ["mp4", "h264"])
 async def test_encoded_h264_is_sent_without_re_encoding(
-    call: Any, tmp_path: Path, container: str
+    pair: Any, tmp_path: Path, container: str
 ) -> None:
     """MediaPlayer(decode=False): the file's H.264 goes out as it is (avcC turned
     into start codes for mp4), and the far end decodes it."""
     from rtcpeer import RTCRtpReceiver
 
-    a, b, tracks = call
-    clip = make_baseline_clip(tmp_path / f"clip.{container}")
+    a, b, tracks = pair
+    clip = make_clip(tmp_path / f"clip.{container}", 1.5, audio=False, baseline=True)
     player = MediaPlayer(str(clip), decode=False)
     assert player.video is not None
     a.addTrack(player.video)
@@ -202,3 +184,5 @@ def test_a_player_stopped_before_playing_releases_its_input(tmp_path: Path) -> N
     player.stop()
     assert player.video is not None and player.video.readyState == "ended"
     assert player._thread is None
+    with pytest.raises(AssertionError, match="not open"):  # PyAV: the input is closed
+        next(player._container.demux())

@@ -6,10 +6,12 @@ side's reports give the other a round-trip time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from rtcpeer import mediaDevices
 from tests.interop.harness import (
@@ -23,10 +25,23 @@ from tests.interop.harness import (
 )
 
 
+@pytest_asyncio.fixture
+async def peers(chromium: ChromiumBrowser) -> AsyncIterator[tuple[RtcpeerPeer, ChromiumPeer]]:
+    """An rtcpeer peer and a Chromium page's peer, closed after the test."""
+    theirs: ChromiumPeer = await chromium.peer()
+    ours = RtcpeerPeer()
+    yield ours, theirs
+    await ours.close()
+    await theirs.close()
+
+
 async def poll(get: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 15.0) -> Any:
+    """``get()`` (a value, or an awaitable of one) until ``ok(value)``."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        value = await get()
+        value = get()
+        if inspect.isawaitable(value):
+            value = await value
         if ok(value):
             return value
         if asyncio.get_running_loop().time() > deadline:
@@ -72,112 +87,93 @@ async def connect(role: str, ours: RtcpeerPeer, theirs: ChromiumPeer) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_chromium_decodes_our_audio_and_video(role: str) -> None:
-    browser = ChromiumBrowser()
-    async with browser.running() as running:
-        theirs: ChromiumPeer = await running.peer()
-        ours = RtcpeerPeer()
-        try:
-            await connect(role, ours, theirs)
-            inbound = await poll(
-                lambda: theirs.stats(),
-                lambda s: (
-                    set(by_kind(s, "inbound-rtp")) == {"audio", "video"}
-                    and by_kind(s, "inbound-rtp")["video"].get("framesDecoded", 0) >= 30
-                    and by_kind(s, "inbound-rtp")["audio"].get("totalSamplesReceived", 0) > 48000
-                ),
-            )
-            video = by_kind(inbound, "inbound-rtp")["video"]
-            audio = by_kind(inbound, "inbound-rtp")["audio"]
-            assert (video["frameWidth"], video["frameHeight"]) == (320, 240)
-            assert video["packetsLost"] == 0 and video["keyFramesDecoded"] >= 1
-            assert audio["packetsLost"] == 0
-            # Opus decoded, not concealed: at most a few frames of start-up concealment.
-            assert audio["concealedSamples"] < 0.1 * audio["totalSamplesReceived"]
-            # Chromium read our sender reports...
-            remote_out = await poll(
-                lambda: theirs.stats(), lambda s: len(by_kind(s, "remote-outbound-rtp")) == 2
-            )
-            assert by_kind(remote_out, "remote-outbound-rtp")["video"]["packetsSent"] > 0
-            # ...and its receiver reports give us a round-trip time.
-            ours_stats = await poll(
-                lambda: ours.stats(),
-                lambda s: (
-                    len(by_kind(s, "remote-inbound-rtp")) == 2
-                    and all("roundTripTime" in r for r in by_kind(s, "remote-inbound-rtp").values())
-                ),
-            )
-            for remote in by_kind(ours_stats, "remote-inbound-rtp").values():
-                assert 0 <= remote["roundTripTime"] < 0.5
-        finally:
-            await ours.close()
-            await theirs.close()
+async def test_chromium_decodes_our_audio_and_video(
+    role: str, peers: tuple[RtcpeerPeer, ChromiumPeer]
+) -> None:
+    ours, theirs = peers
+    await connect(role, ours, theirs)
+    inbound = await poll(
+        lambda: theirs.stats(),
+        lambda s: (
+            set(by_kind(s, "inbound-rtp")) == {"audio", "video"}
+            and by_kind(s, "inbound-rtp")["video"].get("framesDecoded", 0) >= 30
+            and by_kind(s, "inbound-rtp")["audio"].get("totalSamplesReceived", 0) > 48000
+        ),
+    )
+    video = by_kind(inbound, "inbound-rtp")["video"]
+    audio = by_kind(inbound, "inbound-rtp")["audio"]
+    assert (video["frameWidth"], video["frameHeight"]) == (320, 240)
+    assert video["packetsLost"] == 0 and video["keyFramesDecoded"] >= 1
+    assert audio["packetsLost"] == 0
+    # Opus decoded, not concealed: at most a few frames of start-up concealment.
+    assert audio["concealedSamples"] < 0.1 * audio["totalSamplesReceived"]
+    # Chromium read our sender reports...
+    remote_out = await poll(
+        lambda: theirs.stats(), lambda s: len(by_kind(s, "remote-outbound-rtp")) == 2
+    )
+    assert by_kind(remote_out, "remote-outbound-rtp")["video"]["packetsSent"] > 0
+    # ...and its receiver reports give us a round-trip time.
+    ours_stats = await poll(
+        lambda: ours.stats(),
+        lambda s: (
+            len(by_kind(s, "remote-inbound-rtp")) == 2
+            and all("roundTripTime" in r for r in by_kind(s, "remote-inbound-rtp").values())
+        ),
+    )
+    for remote in by_kind(ours_stats, "remote-inbound-rtp").values():
+        assert 0 <= remote["roundTripTime"] < 0.5
 
 
-async def test_replace_track_changes_what_chromium_decodes_without_renegotiation() -> None:
-    browser = ChromiumBrowser()
-    async with browser.running() as running:
-        theirs: ChromiumPeer = await running.peer()
-        ours = RtcpeerPeer()
-        try:
-            await connect("rtcpeer-offers", ours, theirs)
-            await poll(
-                lambda: theirs.stats(),
-                lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("frameWidth") == 320,
-            )
-            states = await theirs.states()
-            sender = next(s for s in ours.pc.getSenders() if s.track and s.track.kind == "video")
-            wide = await mediaDevices.getUserMedia({"video": {"width": 480, "height": 360}})
-            await sender.replaceTrack(wide.getVideoTracks()[0])
-            stats = await poll(
-                lambda: theirs.stats(),
-                lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("frameWidth") == 480,
-            )
-            assert by_kind(stats, "inbound-rtp")["video"]["frameHeight"] == 360
-            assert await theirs.states() == states  # no renegotiation happened
-            assert ours.pc.signalingState == "stable"
-        finally:
-            await ours.close()
-            await theirs.close()
+async def test_replace_track_changes_what_chromium_decodes_without_renegotiation(
+    peers: tuple[RtcpeerPeer, ChromiumPeer],
+) -> None:
+    ours, theirs = peers
+    await connect("rtcpeer-offers", ours, theirs)
+    await poll(
+        lambda: theirs.stats(),
+        lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("frameWidth") == 320,
+    )
+    states = await theirs.states()
+    sender = next(s for s in ours.pc.getSenders() if s.track and s.track.kind == "video")
+    wide = await mediaDevices.getUserMedia({"video": {"width": 480, "height": 360}})
+    await sender.replaceTrack(wide.getVideoTracks()[0])
+    stats = await poll(
+        lambda: theirs.stats(),
+        lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("frameWidth") == 480,
+    )
+    assert by_kind(stats, "inbound-rtp")["video"]["frameHeight"] == 360
+    assert await theirs.states() == states  # no renegotiation happened
+    assert ours.pc.signalingState == "stable"
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_we_decode_chromium_camera_and_microphone(role: str) -> None:
-    browser = ChromiumBrowser()
-    async with browser.running() as running:
-        theirs: ChromiumPeer = await running.peer()
-        ours = RtcpeerPeer()
-        tracks: dict[str, Any] = {}
-        ours.pc.ontrack = lambda e: tracks.setdefault(e.track.kind, e.track)
-        try:
-            await theirs.add_media("audio-video")
-            if role == "rtcpeer-offers":
-                # Chromium's tracks take the recvonly m-lines of our offer.
-                ours.pc.addTransceiver("audio", direction="recvonly")
-                ours.pc.addTransceiver("video", direction="recvonly")
-                channel = await ours.create_data_channel("up")
-                await negotiate(ours, theirs)
-            else:
-                channel = await theirs.create_data_channel("up")
-                await negotiate(theirs, ours)
-            await channel.wait_open()
-            await poll(lambda: _ready(tracks), bool)
-            pictures = [await asyncio.wait_for(tracks["video"].recv(), 10) for _ in range(10)]
-            assert all(p.width >= 160 and p.height >= 120 for p in pictures)
-            sounds = [await asyncio.wait_for(tracks["audio"].recv(), 10) for _ in range(10)]
-            assert all(s.sample_rate == 48000 for s in sounds)
-            stats = await ours.stats()
-            video = by_kind(stats, "inbound-rtp")["video"]
-            assert video["framesDecoded"] >= 10 and video["keyFramesDecoded"] >= 1
-            assert video["frameWidth"] == pictures[-1].width
-            assert by_kind(stats, "inbound-rtp")["audio"]["totalSamplesReceived"] > 0
-        finally:
-            await ours.close()
-            await theirs.close()
-
-
-async def _ready(tracks: dict[str, Any]) -> bool:
-    return set(tracks) == {"audio", "video"}
+async def test_we_decode_chromium_camera_and_microphone(
+    role: str, peers: tuple[RtcpeerPeer, ChromiumPeer]
+) -> None:
+    ours, theirs = peers
+    tracks: dict[str, Any] = {}
+    ours.pc.ontrack = lambda e: tracks.setdefault(e.track.kind, e.track)
+    await theirs.add_media("audio-video")
+    if role == "rtcpeer-offers":
+        # Chromium's tracks take the recvonly m-lines of our offer.
+        ours.pc.addTransceiver("audio", direction="recvonly")
+        ours.pc.addTransceiver("video", direction="recvonly")
+        channel = await ours.create_data_channel("up")
+        await negotiate(ours, theirs)
+    else:
+        channel = await theirs.create_data_channel("up")
+        await negotiate(theirs, ours)
+    await channel.wait_open()
+    await poll(lambda: set(tracks) == {"audio", "video"}, bool)
+    pictures = [await asyncio.wait_for(tracks["video"].recv(), 10) for _ in range(10)]
+    assert all(p.width >= 160 and p.height >= 120 for p in pictures)
+    sounds = [await asyncio.wait_for(tracks["audio"].recv(), 10) for _ in range(10)]
+    assert all(s.sample_rate == 48000 for s in sounds)
+    stats = await ours.stats()
+    video = by_kind(stats, "inbound-rtp")["video"]
+    assert video["framesDecoded"] >= 10 and video["keyFramesDecoded"] >= 1
+    assert video["frameWidth"] == pictures[-1].width
+    assert by_kind(stats, "inbound-rtp")["audio"]["totalSamplesReceived"] > 0
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -211,7 +207,7 @@ async def test_media_both_ways_with_aiortc(role: str) -> None:
             channel = await theirs.create_data_channel("up")
             await answer_with(theirs, ours, stream)
         await channel.wait_open()
-        await poll(lambda: _both(their_tracks, our_tracks), bool)
+        await poll(lambda: set(their_tracks) == set(our_tracks) == {"audio", "video"}, bool)
         # aiortc decodes what we send...
         theirs_video = [await asyncio.wait_for(their_tracks["video"].recv(), 10) for _ in range(5)]
         assert {(f.width, f.height) for f in theirs_video} == {(320, 240)}
@@ -225,10 +221,6 @@ async def test_media_both_ways_with_aiortc(role: str) -> None:
     finally:
         await ours.close()
         await theirs.close()
-
-
-async def _both(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return set(a) == set(b) == {"audio", "video"}
 
 
 def only_codec(transceiver: Any, mime: str, fmtp: str) -> None:
@@ -245,188 +237,145 @@ def only_codec(transceiver: Any, mime: str, fmtp: str) -> None:
     ("mime", "fmtp"),
     [("video/H264", "packetization-mode=1"), ("video/VP9", "profile-id=0"), ("video/AV1", "")],
 )
-async def test_each_video_codec_both_ways_with_chromium(mime: str, fmtp: str) -> None:
+async def test_each_video_codec_both_ways_with_chromium(
+    mime: str, fmtp: str, peers: tuple[RtcpeerPeer, ChromiumPeer]
+) -> None:
     """We offer one codec only for video: Chromium decodes what we encode with it and
     sends its camera with it, which we decode."""
-    browser = ChromiumBrowser()
-    async with browser.running() as running:
-        theirs: ChromiumPeer = await running.peer()
-        ours = RtcpeerPeer()
-        tracks: dict[str, Any] = {}
-        ours.pc.ontrack = lambda e: tracks.setdefault(e.track.kind, e.track)
-        try:
-            await theirs.add_media("audio-video")  # its tracks take our m-lines
-            stream = await mediaDevices.getUserMedia(
-                {"audio": True, "video": {"width": 320, "height": 240}}
-            )
-            for track in stream.getTracks():
-                ours.pc.addTrack(track, stream)
-            transceiver = next(
-                t for t in ours.pc.getTransceivers() if t.receiver.track.kind == "video"
-            )
-            only_codec(transceiver, mime, fmtp)
-            channel = await ours.create_data_channel("up")
-            await negotiate(ours, theirs)
-            await channel.wait_open()
-            theirs_stats = await poll(
-                lambda: theirs.stats(),
-                lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("framesDecoded", 0) >= 30,
-            )
-            video = by_kind(theirs_stats, "inbound-rtp")["video"]
-            codec = next(s for s in theirs_stats if s["id"] == video["codecId"])
-            assert codec["mimeType"] == mime
-            assert (video["frameWidth"], video["frameHeight"]) == (320, 240)
-            await poll(lambda: _has(tracks, "video"), bool)
-            pictures = [await asyncio.wait_for(tracks["video"].recv(), 10) for _ in range(10)]
-            assert all(p.width >= 160 for p in pictures)
-            ours_stats = await ours.stats()
-            inbound = by_kind(ours_stats, "inbound-rtp")["video"]
-            ours_codec = next(s for s in ours_stats if s["id"] == inbound["codecId"])
-            assert ours_codec["mimeType"] == mime
-            assert inbound["framesDecoded"] >= 10 and inbound["keyFramesDecoded"] >= 1
-        finally:
-            await ours.close()
-            await theirs.close()
+    ours, theirs = peers
+    tracks: dict[str, Any] = {}
+    ours.pc.ontrack = lambda e: tracks.setdefault(e.track.kind, e.track)
+    await theirs.add_media("audio-video")  # its tracks take our m-lines
+    stream = await mediaDevices.getUserMedia(
+        {"audio": True, "video": {"width": 320, "height": 240}}
+    )
+    for track in stream.getTracks():
+        ours.pc.addTrack(track, stream)
+    transceiver = next(t for t in ours.pc.getTransceivers() if t.receiver.track.kind == "video")
+    only_codec(transceiver, mime, fmtp)
+    channel = await ours.create_data_channel("up")
+    await negotiate(ours, theirs)
+    await channel.wait_open()
+    theirs_stats = await poll(
+        lambda: theirs.stats(),
+        lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("framesDecoded", 0) >= 30,
+    )
+    video = by_kind(theirs_stats, "inbound-rtp")["video"]
+    codec = next(s for s in theirs_stats if s["id"] == video["codecId"])
+    assert codec["mimeType"] == mime
+    assert (video["frameWidth"], video["frameHeight"]) == (320, 240)
+    await poll(lambda: "video" in tracks, bool)
+    pictures = [await asyncio.wait_for(tracks["video"].recv(), 10) for _ in range(10)]
+    assert all(p.width >= 160 for p in pictures)
+    ours_stats = await ours.stats()
+    inbound = by_kind(ours_stats, "inbound-rtp")["video"]
+    ours_codec = next(s for s in ours_stats if s["id"] == inbound["codecId"])
+    assert ours_codec["mimeType"] == mime
+    assert inbound["framesDecoded"] >= 10 and inbound["keyFramesDecoded"] >= 1
 
 
-async def _has(tracks: dict[str, Any], kind: str) -> bool:
-    return kind in tracks
-
-
-async def test_transport_wide_congestion_feedback_both_ways_with_chromium() -> None:
+async def test_transport_wide_congestion_feedback_both_ways_with_chromium(
+    peers: tuple[RtcpeerPeer, ChromiumPeer],
+) -> None:
     """Both directions carry transport-wide sequence numbers: Chromium's feedback
     reaches our estimator, and ours lets Chromium's estimate climb past the 300 kbit/s
     it holds without feedback."""
-    browser = ChromiumBrowser()
-    async with browser.running() as running:
-        theirs: ChromiumPeer = await running.peer()
-        ours = RtcpeerPeer()
-        try:
-            await theirs.add_media("audio-video")
-            stream = await mediaDevices.getUserMedia(
-                {"audio": True, "video": {"width": 320, "height": 240}}
-            )
-            for track in stream.getTracks():
-                ours.pc.addTrack(track, stream)
-            channel = await ours.create_data_channel("up")
-            await negotiate(ours, theirs)
-            await channel.wait_open()
+    ours, theirs = peers
+    await theirs.add_media("audio-video")
+    stream = await mediaDevices.getUserMedia(
+        {"audio": True, "video": {"width": 320, "height": 240}}
+    )
+    for track in stream.getTracks():
+        ours.pc.addTrack(track, stream)
+    channel = await ours.create_data_channel("up")
+    await negotiate(ours, theirs)
+    await channel.wait_open()
 
-            def chromium_pair(stats: list[dict[str, Any]]) -> dict[str, Any]:
-                return next(
-                    (s for s in stats if s["type"] == "candidate-pair" and s.get("nominated")), {}
-                )
+    def chromium_pair(stats: list[dict[str, Any]]) -> dict[str, Any]:
+        return next((s for s in stats if s["type"] == "candidate-pair" and s.get("nominated")), {})
 
-            stats = await poll(
-                lambda: theirs.stats(),
-                lambda s: chromium_pair(s).get("availableOutgoingBitrate", 0) > 300_000,
-                timeout=20.0,
-            )
-            assert chromium_pair(stats)["availableOutgoingBitrate"] > 300_000
-            ours_stats = await poll(
-                lambda: ours.stats(),
-                lambda s: any(
-                    r["type"] == "candidate-pair" and r.get("availableOutgoingBitrate") for r in s
-                ),
-            )
-            rtp = ours.pc._connection.rtp
+    stats = await poll(
+        lambda: theirs.stats(),
+        lambda s: chromium_pair(s).get("availableOutgoingBitrate", 0) > 300_000,
+        timeout=20.0,
+    )
+    assert chromium_pair(stats)["availableOutgoingBitrate"] > 300_000
+    ours_stats = await poll(
+        lambda: ours.stats(),
+        lambda s: any(
+            r["type"] == "candidate-pair" and r.get("availableOutgoingBitrate") for r in s
+        ),
+    )
+    rtp = ours.pc._connection.rtp
 
-            async def feedback() -> int:
-                return rtp.bwe.feedback_received
-
-            await poll(feedback, lambda n: n > 10)  # Chromium reports every 50-250 ms
-            assert rtp.twcc.feedback_sent > 10
-            video = by_kind(ours_stats, "outbound-rtp")["video"]
-            assert video["targetBitrate"] > 0
-        finally:
-            await ours.close()
-            await theirs.close()
+    # Chromium reports every 50-250 ms.
+    await poll(lambda: rtp.bwe.feedback_received, lambda n: n > 10)
+    assert rtp.twcc.feedback_sent > 10
+    video = by_kind(ours_stats, "outbound-rtp")["video"]
+    assert video["targetBitrate"] > 0
 
 
-async def test_chromium_simulcast_reaches_us_and_we_decode_one_layer() -> None:
+async def test_chromium_simulcast_reaches_us_and_we_decode_one_layer(
+    peers: tuple[RtcpeerPeer, ChromiumPeer],
+) -> None:
     """Chromium offers simulcast (rids h, m, l): we answer accepting it, receive the
     layers Chromium sends as separate SSRCs with their rids, and decode one."""
-    browser = ChromiumBrowser()
-    async with browser.running() as running:
-        theirs: ChromiumPeer = await running.peer()
-        ours = RtcpeerPeer()
-        tracks: list[Any] = []
-        ours.pc.ontrack = lambda e: tracks.append(e.track)
-        try:
-            await theirs.add_media("simulcast")
-            channel = await theirs.create_data_channel("up")
-            await negotiate(theirs, ours)
-            await channel.wait_open()
-            await poll(lambda: _count(tracks), lambda n: n == 1)
-            pictures = [await asyncio.wait_for(tracks[0].recv(), 10) for _ in range(5)]
-            assert len({(p.width, p.height) for p in pictures}) == 1  # one layer decoded
-            stats = await poll(
-                lambda: ours.stats(),
-                lambda s: (
-                    len({r.get("rid") for r in s if r["type"] == "inbound-rtp"} - {None}) >= 2
-                ),
-            )
-            inbound = [r for r in stats if r["type"] == "inbound-rtp"]
-            assert {r["rid"] for r in inbound} <= {"h", "m", "l"}
-            assert sum(1 for r in inbound if r.get("framesDecoded", 0) > 0) == 1
-        finally:
-            await ours.close()
-            await theirs.close()
+    ours, theirs = peers
+    tracks: list[Any] = []
+    ours.pc.ontrack = lambda e: tracks.append(e.track)
+    await theirs.add_media("simulcast")
+    channel = await theirs.create_data_channel("up")
+    await negotiate(theirs, ours)
+    await channel.wait_open()
+    await poll(lambda: len(tracks), lambda n: n == 1)
+    pictures = [await asyncio.wait_for(tracks[0].recv(), 10) for _ in range(5)]
+    assert len({(p.width, p.height) for p in pictures}) == 1  # one layer decoded
+    stats = await poll(
+        lambda: ours.stats(),
+        lambda s: len({r.get("rid") for r in s if r["type"] == "inbound-rtp"} - {None}) >= 2,
+    )
+    inbound = [r for r in stats if r["type"] == "inbound-rtp"]
+    assert {r["rid"] for r in inbound} <= {"h", "m", "l"}
+    assert sum(1 for r in inbound if r.get("framesDecoded", 0) > 0) == 1
 
 
-async def test_our_simulcast_offer_falls_back_to_one_stream_for_chromium() -> None:
+async def test_our_simulcast_offer_falls_back_to_one_stream_for_chromium(
+    peers: tuple[RtcpeerPeer, ChromiumPeer],
+) -> None:
     """Chromium does not receive simulcast: its answer drops a=simulcast, so we send
     the first encoding only, which it decodes."""
-    browser = ChromiumBrowser()
-    async with browser.running() as running:
-        theirs: ChromiumPeer = await running.peer()
-        ours = RtcpeerPeer()
-        try:
-            from rtcpeer import TestPatternTrack
+    ours, theirs = peers
+    from rtcpeer import TestPatternTrack
 
-            ours.pc.addTransceiver(
-                TestPatternTrack(320, 240, 30),
-                direction="sendonly",
-                sendEncodings=[{"rid": "h"}, {"rid": "l", "scaleResolutionDownBy": 2}],
-            )
-            channel = await ours.create_data_channel("up")
-            await negotiate(ours, theirs)
-            await channel.wait_open()
-            stats = await poll(
-                lambda: theirs.stats(),
-                lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("framesDecoded", 0) >= 10,
-            )
-            assert by_kind(stats, "inbound-rtp")["video"]["frameWidth"] == 320
-            outbound = [r for r in await ours.stats() if r["type"] == "outbound-rtp"]
-            assert len(outbound) == 1 and "rid" not in outbound[0]
-        finally:
-            await ours.close()
-            await theirs.close()
+    ours.pc.addTransceiver(
+        TestPatternTrack(320, 240, 30),
+        direction="sendonly",
+        sendEncodings=[{"rid": "h"}, {"rid": "l", "scaleResolutionDownBy": 2}],
+    )
+    channel = await ours.create_data_channel("up")
+    await negotiate(ours, theirs)
+    await channel.wait_open()
+    stats = await poll(
+        lambda: theirs.stats(),
+        lambda s: by_kind(s, "inbound-rtp").get("video", {}).get("framesDecoded", 0) >= 10,
+    )
+    assert by_kind(stats, "inbound-rtp")["video"]["frameWidth"] == 320
+    outbound = [r for r in await ours.stats() if r["type"] == "outbound-rtp"]
+    assert len(outbound) == 1 and "rid" not in outbound[0]
 
 
-async def _count(items: list[Any]) -> int:
-    return len(items)
-
-
-async def test_chromium_sees_our_audio_level() -> None:
+async def test_chromium_sees_our_audio_level(peers: tuple[RtcpeerPeer, ChromiumPeer]) -> None:
     """Chromium's receiver reports the RFC 6464 level our Opus packets carry."""
-    browser = ChromiumBrowser()
-    async with browser.running() as running:
-        theirs: ChromiumPeer = await running.peer()
-        ours = RtcpeerPeer()
-        try:
-            await connect("rtcpeer-offers", ours, theirs)
+    ours, theirs = peers
+    await connect("rtcpeer-offers", ours, theirs)
 
-            async def audio_levels() -> list[float]:
-                receivers = await theirs.sync_sources()
-                return [
-                    s.get("audioLevel") or 0.0
-                    for r in receivers if r["kind"] == "audio"
-                    for s in r["sources"]
-                ]  # fmt: skip
+    async def audio_levels() -> list[float]:
+        receivers = await theirs.sync_sources()
+        return [
+            s.get("audioLevel") or 0.0
+            for r in receivers if r["kind"] == "audio"
+            for s in r["sources"]
+        ]  # fmt: skip
 
-            levels = await poll(audio_levels, lambda v: bool(v) and v[0] > 0.05)
-            assert 0.05 < levels[0] < 0.5  # the tone at 0.3 amplitude: about 0.21
-        finally:
-            await ours.close()
-            await theirs.close()
+    levels = await poll(audio_levels, lambda v: bool(v) and v[0] > 0.05)
+    assert 0.05 < levels[0] < 0.5  # the tone at 0.3 amplitude: about 0.21

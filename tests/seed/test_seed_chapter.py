@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from rtcpeer import InvalidStateError, OperationError, RTCPeerConnection
+from tests.helpers import until
 from tests.seed.signaling import Signaling
 
 
@@ -44,14 +45,6 @@ def record(pc: RTCPeerConnection) -> dict[str, list[str]]:
         ),
     )
     return log
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 async def alice_and_bob(

@@ -13,6 +13,7 @@ from typing import Any
 from av.video.frame import VideoFrame
 
 from rtcpeer import MediaStream, RTCPeerConnection, mediaDevices
+from tests.helpers import until
 from tests.seed.signaling import Signaling
 
 SMALL = {"width": 160, "height": 120}
@@ -34,14 +35,6 @@ def brightness(frame: VideoFrame) -> float:
 
 async def frames_of(track: Any, count: int) -> list[Any]:
     return [await asyncio.wait_for(track.recv(), 10) for _ in range(count)]
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 class Call:
