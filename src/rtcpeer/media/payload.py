@@ -71,6 +71,23 @@ class Depayloader(Protocol):
         """The codec bytes of a payload (raises ``ValueError`` when malformed)."""
         ...
 
+    def assemble(self, payloads: list[bytes]) -> bytes:
+        """The encoded frame of a frame's payloads, in order (``ValueError`` when
+        malformed)."""
+        ...
+
+
+class _Concatenated:
+    """Formats whose frame is its payloads' codec bytes back to back."""
+
+    __slots__ = ()
+
+    def strip(self, payload: bytes) -> bytes:
+        raise NotImplementedError
+
+    def assemble(self, payloads: list[bytes]) -> bytes:
+        return b"".join(self.strip(p) for p in payloads)
+
 
 def _leb128(value: int) -> bytes:
     out = bytearray()
@@ -230,7 +247,7 @@ class AudioPayloader:
         return [frame]
 
 
-class AudioDepayloader:
+class AudioDepayloader(_Concatenated):
     __slots__ = ()
     whole_frames = True
 
@@ -271,7 +288,7 @@ class Vp8Payloader:
         return out
 
 
-class Vp8Depayloader:
+class Vp8Depayloader(_Concatenated):
     """RFC 7741 §4.2 payload descriptor parsing."""
 
     __slots__ = ()
@@ -393,7 +410,7 @@ def _vp9_size(frame: bytes) -> tuple[int, int] | None:
     return width, height
 
 
-class Vp9Depayloader:
+class Vp9Depayloader(_Concatenated):
     """RFC 9628 payload descriptor parsing (flexible and non-flexible modes)."""
 
     __slots__ = ()
@@ -529,7 +546,7 @@ class H264Payloader:
         return out
 
 
-class H264Depayloader:
+class H264Depayloader(_Concatenated):
     """RFC 6184 payloads back to an Annex B byte stream."""
 
     __slots__ = ()

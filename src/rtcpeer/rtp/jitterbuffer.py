@@ -125,11 +125,7 @@ class FrameAssembler:
                 break
             seq += 1
         try:
-            assemble = getattr(self.depayloader, "assemble", None)
-            if assemble is not None:
-                data = assemble(parts)  # a format whose units span packets (AV1)
-            else:
-                data = b"".join(self.depayloader.strip(p) for p in parts)
+            data = self.depayloader.assemble(parts)
         except ValueError:
             data = b""
         keyframe = self.depayloader.is_keyframe(first[2])

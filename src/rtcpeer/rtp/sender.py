@@ -204,11 +204,12 @@ class RtpSendStream:
             resent[seq] = now
             if len(resent) > self._history_size:
                 del resent[next(iter(resent))]
+            header = RtpHeader.parse(original)
             if self.rtx_ssrc is None or self.rtx_payload_type is None:
                 packet = original
             else:
-                packet = self._rtx(original)
-            payload = len(original) - RtpHeader.parse(original).payload_offset
+                packet = self._rtx(original, header)
+            payload = len(original) - header.payload_offset
             # W3C: packetsSent, bytesSent and headerBytesSent include retransmissions.
             self.packets_sent += 1
             self.bytes_sent += payload
@@ -218,10 +219,9 @@ class RtpSendStream:
             out.append(packet)
         return out
 
-    def _rtx(self, original: bytes) -> bytes:
+    def _rtx(self, original: bytes, header: RtpHeader) -> bytes:
         """RFC 4588 §4: the RTX SSRC and payload type, its own sequence number, and
         the original sequence number ahead of the original payload."""
-        header = RtpHeader.parse(original)
         assert self.rtx_ssrc is not None and self.rtx_payload_type is not None
         seq = self._rtx_seq
         self._rtx_seq = (seq + 1) & 0xFFFF
