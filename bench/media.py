@@ -102,21 +102,7 @@ async def run_rtcpeer(width: int, height: int, fps: int, seconds: float) -> dict
     tracks: list[Any] = []
     b.ontrack = lambda e: tracks.append(e.track)
     a.addTrack(Source())
-    await a.setLocalDescription()
-    await b.setRemoteDescription(a.localDescription)
-    await b.setLocalDescription()
-    await a.setRemoteDescription(b.localDescription)
-    while not tracks:
-        await asyncio.sleep(0.01)
-    result = await _measure(tracks[0], seconds, state)
-    stats = await a.getStats()
-    out = next(r for r in stats.values() if r.type == "outbound-rtp")
-    result["bytes_sent"] = out.bytesSent
-    result["key_frames"] = out.keyFramesEncoded
-    result["target_bitrate"] = out.targetBitrate
-    await a.close()
-    await b.close()
-    return result
+    return await _call(a, b, tracks, seconds, state)
 
 
 async def run_aiortc(width: int, height: int, fps: int, seconds: float) -> dict[str, Any]:
@@ -138,6 +124,14 @@ async def run_aiortc(width: int, height: int, fps: int, seconds: float) -> dict[
     tracks: list[Any] = []
     b.on("track", tracks.append)
     a.addTrack(Source())
+    return await _call(a, b, tracks, seconds, state)
+
+
+async def _call(
+    a: Any, b: Any, tracks: list[Any], seconds: float, state: dict[str, Any]
+) -> dict[str, Any]:
+    """Offer/answer between ``a`` (sending) and ``b`` (either stack), measure,
+    read the sender's outbound-rtp, close."""
     await a.setLocalDescription(await a.createOffer())
     await b.setRemoteDescription(a.localDescription)
     await b.setLocalDescription(await b.createAnswer())
@@ -148,6 +142,9 @@ async def run_aiortc(width: int, height: int, fps: int, seconds: float) -> dict[
     stats = await a.getStats()
     out = next(r for r in stats.values() if r.type == "outbound-rtp")
     result["bytes_sent"] = out.bytesSent
+    for key, name in (("key_frames", "keyFramesEncoded"), ("target_bitrate", "targetBitrate")):
+        if getattr(out, name, None) is not None:  # (rtcpeer has them, aiortc not)
+            result[key] = getattr(out, name)
     await a.close()
     await b.close()
     return result
