@@ -22,7 +22,7 @@ from typing import Final, Literal
 from rtcpeer.datagram import Datagram
 from rtcpeer.dtls.certificate import Certificate
 from rtcpeer.dtls.transport import DtlsErrorEvent, DtlsEvent, DtlsStateChangeEvent, DtlsTransport
-from rtcpeer.ice.agent import IceAgent, IceEvent, IceSelectedPairEvent
+from rtcpeer.ice.agent import IceAgent, IceEvent
 from rtcpeer.ice.candidate import Candidate
 from rtcpeer.rtp.sender import RtpSendStream
 from rtcpeer.rtp.session import RtpSession, SessionEvent
@@ -39,6 +39,14 @@ SctpState = Literal["connecting", "connected", "closed"]
 # AES-GCM adds 13 + 8 + 16 = 37 bytes; ChaCha20 less). Measured at handshake when
 # possible, this is the fallback.
 _DTLS_OVERHEAD: Final = 48
+# First packets that may arrive before the layer that reads them exists: SCTP packets
+# in the datagrams that complete DTLS (the association is created on "connected"),
+# SRTP sent right after the peer's Finished (keys are exported on "connected").
+_EARLY_RECORDS: Final = 64
+_EARLY_MEDIA: Final = 64
+# DTLS retransmission: libwebrtc starts at 50 ms; with a measured ICE round trip we
+# start at twice that, so long paths are not flooded with copies.
+_DTLS_MIN_RTO: Final = 0.05
 
 
 class SctpStateEvent:
@@ -69,7 +77,11 @@ class Connection:
         ice: IceAgent | None = None,
         mtu: int = 1200,
         max_message_size: int = 262144,
+        sctp_initiate: bool = True,
     ) -> None:
+        """``sctp_initiate=False`` waits for the peer's INIT instead of sending one,
+        as stacks that tie SCTP's initiator to their DTLS or ICE role do (tests use it
+        to stand in for them)."""
         self.rng = rng if rng is not None else random.Random()
         self.ice = ice if ice is not None else IceAgent(controlling=controlling, rng=self.rng)
         self.dtls = DtlsTransport(certificate, wall_time=wall_time, mtu=mtu)
@@ -78,6 +90,7 @@ class Connection:
         self.sctp_state: SctpState | None = None
         self.mtu = mtu
         self.max_message_size = max_message_size
+        self.sctp_initiate = sctp_initiate
         self._dtls_role: Literal["client", "server"] | None = None
         self._sctp_ports: tuple[int, int] | None = None
         self._remote_max_message_size: int | None = None
@@ -90,6 +103,13 @@ class Connection:
         self.dropped_unknown = 0
         self.srtp_dropped = 0
         self.media_packets_sent = 0
+        #: Records that arrived before the association existed, fed to it in order.
+        self._early_records: list[bytes] = []
+        #: SRTP/SRTCP that arrived before DTLS exported the keys, replayed after.
+        self._early_media: list[bytes] | None = []
+        #: First packets beyond those bounds, dropped.
+        self.early_dropped = 0
+        self._dtls_rtt_known = False
 
     # -- negotiation inputs --------------------------------------------------------------
 
@@ -123,9 +143,25 @@ class Connection:
             return  # renegotiation keeps the transport
         self._dtls_role = role
         self.channels.set_dtls_role(role)
-        if role == "server" or self.ice.selected is not None:
-            self.dtls.start(now, role)
+        if role == "server" or self.ice.can_send:
+            self._start_dtls(now, role)
         self._pump(now)
+
+    def _start_dtls(self, now: float, role: Literal["client", "server"]) -> None:
+        self._tune_dtls_rto()
+        self.dtls.start(now, role)
+
+    def _tune_dtls_rto(self) -> None:
+        """The first DTLS retransmission timeout: twice the ICE round trip once a
+        check measured one, else libwebrtc's 50 ms (not OpenSSL's fixed 1 s)."""
+        rtt = None
+        for pair in (self.ice.selected, *self.ice.pairs):
+            if pair is not None and pair.current_round_trip_time is not None:
+                rtt = pair.current_round_trip_time
+                break
+        if rtt is not None:
+            self._dtls_rtt_known = True
+        self.dtls.initial_rto = _DTLS_MIN_RTO if rtt is None else max(_DTLS_MIN_RTO, 2 * rtt)
 
     def start_sctp(
         self, now: float, local_port: int, remote_port: int, remote_max_message_size: int | None
@@ -157,9 +193,15 @@ class Connection:
             max_message_size=self.max_message_size,
         )
         self.channels.attach(self.sctp, self._dtls_role, self._remote_max_message_size)
-        # RFC 8841 §10.2: the DTLS client initiates; the server answers.
-        if self._dtls_role == "client":
+        # Both ends send INIT whatever their DTLS role, as libwebrtc and libdatachannel
+        # do: some stacks only ever initiate, others (tying SCTP to their ICE or DTLS
+        # role) only ever wait. Crossing INITs resolve into one association (RFC 9260
+        # §5.2.1-5.2.4).
+        if self.sctp_initiate:
             self.sctp.connect(now)
+        early, self._early_records = self._early_records, []
+        for record in early:
+            self.sctp.handle_receive(now, record)
 
     # -- I/O ------------------------------------------------------------------------------
 
@@ -207,7 +249,14 @@ class Connection:
         """RTP or RTCP (RFC 7983: 128..191), SRTP-protected (RFC 5764)."""
         srtp = self.srtp
         if srtp is None:
-            self.dropped_unknown += 1
+            if self.dtls.state in ("closed", "failed") or self._early_media is None:
+                self.dropped_unknown += 1
+            elif len(self._early_media) < _EARLY_MEDIA:
+                # Sent right after the peer's Finished, ahead of our "connected"
+                # (possibly in the same batch): kept until the keys exist.
+                self._early_media.append(data)
+            else:
+                self.early_dropped += 1
             return
         rtcp = len(data) > 1 and 191 < data[1] < 224  # RFC 5761 §4
         try:
@@ -359,14 +408,19 @@ class Connection:
             while (ice_event := self.ice.poll_event()) is not None:
                 progressed = True
                 self._events.append(ice_event)
-                if isinstance(ice_event, IceSelectedPairEvent):
-                    self._on_selected(now)
+            self._maybe_start_dtls_client(now)
             dtls = self.dtls
             sctp = self.sctp
             while (record := dtls.poll_data()) is not None:
                 progressed = True
                 if sctp is not None:
                     sctp.handle_receive(now, record)
+                elif len(self._early_records) < _EARLY_RECORDS:
+                    # Arrived with the peer's Finished, before "connected" below
+                    # creates the association: kept and fed to it in order.
+                    self._early_records.append(record)
+                else:
+                    self.early_dropped += 1
             while (dtls_event := dtls.poll_event()) is not None:
                 progressed = True
                 self._events.append(dtls_event)
@@ -415,9 +469,13 @@ class Connection:
             ice.send(datagram)
         return moved
 
-    def _on_selected(self, now: float) -> None:
-        if self._dtls_role == "client" and self.dtls.state == "new":
-            self.dtls.start(now, "client")
+    def _maybe_start_dtls_client(self, now: float) -> None:
+        if not self._dtls_rtt_known and self.dtls.state in ("new", "connecting"):
+            self._tune_dtls_rto()
+        # RFC 8445 §12.1: a valid pair may carry data before one is selected, so the
+        # ClientHello leaves as soon as our first check succeeds.
+        if self._dtls_role == "client" and self.dtls.state == "new" and self.ice.can_send:
+            self._start_dtls(now, "client")
 
     def _on_dtls_event(self, now: float, event: DtlsEvent) -> None:
         if isinstance(event, DtlsStateChangeEvent):
@@ -426,6 +484,9 @@ class Connection:
                 if self.dtls.srtp_profile is not None and self.srtp is None:
                     # DTLS-SRTP keyed: RTP and RTCP can be protected from now on.
                     self.srtp = self.dtls.create_srtp_session(replay_window=128)
+                early, self._early_media = self._early_media or [], None
+                for packet in early:
+                    self._receive_media(now, packet)  # (dropped if no SRTP was agreed)
             elif event.state == "closed":
                 # The peer sent close_notify: consent is revoked (RFC 7675 §5.2).
                 self.ice.revoke_consent(now)

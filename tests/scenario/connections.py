@@ -36,6 +36,10 @@ class Node:
     bulk_labels: set[str] = field(default_factory=set)
     bulk: dict[str, list[bytes]] = field(default_factory=dict)
     received_bytes: dict[str, int] = field(default_factory=dict)
+    #: Trickle local candidates to the peer (with a signaling delay) as they come.
+    trickle: bool = True
+    #: Every local candidate so far (None: end-of-candidates), for full descriptions.
+    gathered: list[object] = field(default_factory=list)
 
     def handle_datagram(self, now: float, datagram: Datagram) -> None:
         self.conn.handle_datagram(now, datagram)
@@ -60,7 +64,9 @@ class Node:
                     self.bulk.setdefault(label, []).append(event.data)  # type: ignore[arg-type]
                     continue
             self.events.append(event)
-            if isinstance(event, IceLocalCandidateEvent) and self.peer is not None:
+            if isinstance(event, IceLocalCandidateEvent):
+                self.gathered.append(event.candidate)
+            if isinstance(event, IceLocalCandidateEvent) and self.peer is not None and self.trickle:
                 peer, candidate = self.peer, event.candidate
                 assert self.sim is not None
                 self.sim.call_later(0.02, lambda p=peer, c=candidate: p.remote_candidate(c))

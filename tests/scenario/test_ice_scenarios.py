@@ -54,7 +54,8 @@ def test_data_flows_on_the_selected_pair_both_ways() -> None:
 
 def test_no_checks_without_remote_candidates_and_nothing_sent_before_connect() -> None:
     agent = IceAgent(controlling=True)
-    assert agent.send(b"x") is False
+    assert agent.send(b"x") is True  # held until a pair can carry it (§12.1)
+    assert agent.poll_transmit() is None and not agent.can_send
     agent.start_gathering(0.0)
     agent.add_host_candidate(0.0, ("192.0.2.1", 5000))
     agent.end_of_host_candidates(0.0)
@@ -397,7 +398,8 @@ def test_restart_after_failed_goes_through_checking_and_recovers() -> None:
     host_b.online = True
     a.agent.restart(sim.now)
     assert a.agent.state == "checking" and a.agent.selected is None
-    assert a.agent.send(b"\x17too early") is False
+    assert a.agent.send(b"\x17too early")  # held, not sent on the dead pair
+    assert a.agent.poll_transmit() is None
     b.agent.set_remote_credentials(sim.now, *a.agent.local_credentials)
     b.agent.restart(sim.now)
     a.agent.set_remote_credentials(sim.now, *b.agent.local_credentials)
@@ -406,4 +408,4 @@ def test_restart_after_failed_goes_through_checking_and_recovers() -> None:
     assert after[:3] == ["failed", "checking", "connected"]  # never connected early
     assert a.agent.send(b"\x17back")
     sim.run(0.2)
-    assert b.received[-1] == b"\x17back"
+    assert b.received[-2:] == [b"\x17too early", b"\x17back"]

@@ -41,6 +41,7 @@ produced nothing in reply, the transport resends its final flight itself (RFC 63
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -111,7 +112,9 @@ _MAX_PLAINTEXT: Final = 16384  # RFC 5246 §6.2.1: 2^14
 _BIO_READ_SIZE: Final = 32768
 _MIN_MTU: Final = 256  # OpenSSL refuses smaller DTLS MTUs
 _MAX_MTU: Final = 65507  # largest UDP payload over IPv4
-_INITIAL_RTO: Final = 1.0  # RFC 6347 §4.2.4.1, also OpenSSL's initial timer
+_INITIAL_RTO: Final = 1.0  # RFC 6347 §4.2.4.1, also OpenSSL's initial timer (the default)
+_MIN_RTO: Final = 0.01
+_REPEAT_INTERVAL: Final = 0.05  # least time between two answers to the peer's repeats
 _MAX_RTO: Final = 60.0  # RFC 6347 §4.2.4.1
 _MAX_TIMEOUTS: Final = 8  # retransmissions without progress; the 9th timeout fails (~4 min)
 _CLOCK_SLACK: Final = 0.1  # how far our clock may lead OpenSSL's before we resend ourselves
@@ -192,7 +195,9 @@ class DtlsTransport:
         "_final_sent_at",
         "_fingerprint_mismatch",
         "_handshake_done",
+        "_initial_rto",
         "_last_flight",
+        "_max_timeouts",
         "_mtu",
         "_pending",
         "_pipe",
@@ -200,6 +205,7 @@ class DtlsTransport:
         "_remote_fingerprints",
         "_role",
         "_rto",
+        "_seen_fragments",
         "_srtp_keys",
         "_srtp_profile",
         "_state",
@@ -252,6 +258,9 @@ class DtlsTransport:
         self._srtp_keys: SrtpKeys | None = None
         self._deadline: float | None = None
         self._rto = _INITIAL_RTO
+        self._initial_rto = _INITIAL_RTO
+        self._max_timeouts = _MAX_TIMEOUTS
+        self._seen_fragments: set[tuple[int, int, int]] = set()
         self._deferred = False
         self._timeouts = 0
         self._last_flight: list[bytes] = []
@@ -312,6 +321,25 @@ class DtlsTransport:
         return list(self._remote_chain)
 
     # -- configuration --------------------------------------------------------------
+
+    @property
+    def initial_rto(self) -> float:
+        """The first handshake retransmission timeout, in seconds (default 1 s, RFC
+        6347 §4.2.4.1). A WebRTC connection sets it from the ICE round trip, or to
+        50 ms as libwebrtc does: the handshake then survives a lost flight in a
+        fraction of a second. It doubles on each timeout up to 60 s; the handshake
+        fails after about as long as with the default (some 4 minutes of silence)."""
+        return self._initial_rto
+
+    @initial_rto.setter
+    def initial_rto(self, value: float) -> None:
+        if not _MIN_RTO <= value <= _MAX_RTO:
+            raise ValueError(f"initial_rto must be within {_MIN_RTO}..{_MAX_RTO} s")
+        self._initial_rto = float(value)
+        # Keep the give-up time: a shorter first timeout allows more doublings.
+        self._max_timeouts = _MAX_TIMEOUTS + max(0, round(math.log2(_INITIAL_RTO / value)))
+        if self._deadline is None or not self._last_flight:
+            self._rto = self._initial_rto
 
     def set_mtu(self, mtu: int) -> None:
         """Change the largest datagram size (e.g. after path MTU discovery)."""
@@ -393,10 +421,23 @@ class DtlsTransport:
                 # nothing back; read exactly that many.
                 self._read_pipe(pipe, data, records)
                 return
-        conn.bio_write(data)
         if not self._handshake_done:
-            self._handshake(now)
+            repeat = self._is_repeat(data)
+            conn.bio_write(data)
+            if (
+                not self._handshake(now)
+                and repeat
+                and self._last_flight
+                and now - self._final_sent_at >= _REPEAT_INTERVAL
+            ):
+                # The peer sent its last flight again, so ours was lost (or never
+                # left): OpenSSL drops the copy and says nothing, so we resend ours
+                # now rather than at our next timeout (RFC 6347 §4.2.4).
+                self._final_sent_at = now
+                self._transmits.extend(self._last_flight)
+                self.retransmissions += 1
             return
+        conn.bio_write(data)
         records = _application_records(data)
         if records and self._verified and not self._pending:
             self._read_known(conn, records)
@@ -443,9 +484,8 @@ class DtlsTransport:
                 self._last_flight = out
             self.retransmissions += 1
             if self._count_timeout():
-                remaining = conn.DTLSv1_get_timeout()
                 self._rto = min(self._rto * 2, _MAX_RTO)
-                self._deadline = now + (self._rto if remaining is None else float(remaining))
+                self._deadline = now + self._rto
                 self._deferred = False
             return
         remaining = conn.DTLSv1_get_timeout()
@@ -580,7 +620,8 @@ class DtlsTransport:
 
     # -- internals ----------------------------------------------------------------
 
-    def _handshake(self, now: float) -> None:
+    def _handshake(self, now: float) -> bool:
+        """Run OpenSSL's handshake on what was fed; True if it sent something."""
         conn = self._conn
         assert conn is not None
         try:
@@ -593,7 +634,7 @@ class DtlsTransport:
                 self._fail_fingerprint(notify_peer=False)
             else:
                 self._fail("dtls-failure", f"DTLS handshake failed: {_describe(exc)}")
-            return
+            return True
         else:
             done = True
         out = self._drain()
@@ -604,20 +645,59 @@ class DtlsTransport:
             self._timeouts = 0
         if done:
             self._on_handshake_done(bool(out))
-            return
+            return bool(out)
         remaining = conn.DTLSv1_get_timeout()
         if remaining is None:
             self._deadline = None
         elif out or self._deadline is None:
-            self._rto = _INITIAL_RTO
-            self._deadline = now + float(remaining)
+            # Our own schedule (from initial_rto), not OpenSSL's fixed 1 s.
+            self._rto = self._initial_rto
+            self._deadline = now + self._rto
             self._deferred = False
+        return bool(out)
+
+    def _is_repeat(self, data: bytes) -> bool:
+        """Whether every handshake record of ``data`` repeats a fragment already seen
+        (the peer retransmitting its flight); remembers the new ones. Only cleartext
+        (epoch 0) records can be told apart; a datagram with others is not a repeat."""
+        seen = self._seen_fragments
+        pos = 0
+        end = len(data)
+        repeat = True
+        any_record = False
+        while pos + _RECORD_HEADER <= end:
+            length = (data[pos + 11] << 8) | data[pos + 12]
+            ctype = data[pos]
+            epoch = (data[pos + 3] << 8) | data[pos + 4]
+            body = pos + _RECORD_HEADER
+            if epoch != 0 or ctype not in _HANDSHAKE_TYPES:
+                repeat = False
+            elif ctype == 20:
+                key = (-1, 0, 0)  # ChangeCipherSpec
+                any_record = True
+                if key not in seen:
+                    seen.add(key)
+                    repeat = False
+            elif body + 12 <= end:
+                # RFC 6347 §4.2.2: message_seq (2), fragment_offset (3), fragment_length (3).
+                key = (
+                    (data[body + 4] << 8) | data[body + 5],
+                    int.from_bytes(data[body + 6 : body + 9], "big"),
+                    int.from_bytes(data[body + 9 : body + 12], "big"),
+                )
+                any_record = True
+                if key not in seen and len(seen) < 256:
+                    seen.add(key)
+                    repeat = False
+            pos = body + length
+        return repeat and any_record
 
     def _on_handshake_done(self, sent_final_flight: bool) -> None:
         conn = self._conn
         assert conn is not None
         self._handshake_done = True
         self._deadline = None
+        self._seen_fragments = set()
         if not sent_final_flight:
             self._last_flight = []
         if not _extended_master_secret(conn):
@@ -771,7 +851,7 @@ class DtlsTransport:
     def _count_timeout(self) -> bool:
         """Count one timeout without progress; fail and return False past the limit."""
         self._timeouts += 1
-        if self._timeouts > _MAX_TIMEOUTS:
+        if self._timeouts > self._max_timeouts:
             self._fail("dtls-failure", "DTLS handshake timed out: the peer stopped answering")
             return False
         return True

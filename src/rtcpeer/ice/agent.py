@@ -112,6 +112,9 @@ _ICE_CHARS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 _SOFTWARE: Final = "rtcpeer"
 _MAX_PAIRS: Final = 100  # RFC 8445 §6.1.2.5 check list limit
 _MAX_REMOTE_CANDIDATES: Final = 250
+#: Datagrams of application data held while no pair can carry them (a DTLS flight or
+#: an SCTP INIT made before ICE has a valid pair); sent as soon as one can.
+_MAX_HELD: Final = 32
 
 
 def _random_ice_string(length: int) -> str:
@@ -357,6 +360,13 @@ class IceAgent:
         self.dropped_unauthenticated = 0
         self.dropped_unknown_transaction = 0
         self.ignored_remote_candidates = 0
+        #: Application datagrams that could not be sent: no pair before the hold
+        #: overflowed, or after consent was lost or the agent closed.
+        self.dropped_unsendable = 0
+        # Application data made before any pair is valid, sent once one is (§12.1).
+        self._held: list[bytes] = []
+        # Where the peer's application data came from before a pair was selected.
+        self._data_route: tuple[Address, Address] | None = None
 
     # -- public: gathering --------------------------------------------------------------
 
@@ -522,9 +532,13 @@ class IceAgent:
     def _add_local(self, now: float, local: LocalCandidate) -> None:
         self.local_candidates.append(local)
         self._events.append(IceLocalCandidateEvent(local.candidate, self.local_ufrag))
-        if local.candidate.type in ("host", "relay"):
+        if local.candidate.type in ("host", "relay") and self.remote_candidates:
+            # Remote candidates known before this one (an offer with all its candidates,
+            # or trickled before we gathered) are paired and checked now.
             for remote in self.remote_candidates:
                 self._add_pair(now, local, remote)
+            self._schedule_checks(now)
+            self._update_state(now)
 
     def _maybe_gathering_complete(self) -> None:
         if self._host_done and self._gathers_pending == 0 and self.gathering_state == "gathering":
@@ -692,6 +706,8 @@ class IceAgent:
         self._relays.clear()
         self._transactions.cancel_all()
         self._transmits.clear()
+        self.dropped_unsendable += len(self._held)
+        self._held = []
         self._next_check = self._nominate_at = self._next_consent = None
         self._set_state("closed")
 
@@ -702,16 +718,62 @@ class IceAgent:
     # -- public: data path ------------------------------------------------------------------
 
     def send(self, data: bytes) -> bool:
-        """Queue application data on the selected pair. False (nothing queued) when no
-        pair is selected or consent has expired (RFC 7675 §5.1: stop sending)."""
+        """Queue application data on the selected pair.
+
+        Before a pair is selected, RFC 8445 §12.1 lets data go on any valid pair: the
+        one the peer's own data came in on, else the best valid one, else (the peer is
+        already talking to us there) the pair whose check is in progress. With none of
+        those the datagram is held (a few) and sent the moment a pair can carry it.
+        False (nothing queued, counted in :attr:`dropped_unsendable`) once consent is
+        lost (RFC 7675 §5.1: stop sending) or the hold is full."""
         pair = self.selected
         if pair is None or self.state in ("failed", "closed"):
-            return False
+            if self._closed or self.state in ("failed", "closed"):
+                self.dropped_unsendable += 1
+                return False
+            pair = self._early_pair()
+            if pair is None:
+                if len(self._held) >= _MAX_HELD:
+                    self.dropped_unsendable += 1
+                    return False
+                self._held.append(data)
+                return True
         pair.packets_sent += 1
         pair.bytes_sent += len(data)
         local, remote = pair.key
         self._transmits.append(Datagram(local, remote, data))
         return True
+
+    @property
+    def can_send(self) -> bool:
+        """A pair is selected or valid: :meth:`send` transmits now instead of holding."""
+        if self._closed or self.state in ("failed", "closed"):
+            return False
+        return self.selected is not None or self._early_pair() is not None
+
+    def _early_pair(self) -> CandidatePair | None:
+        """Before selection: the pair application data goes on (see :meth:`send`)."""
+        if self._restarting:
+            return None  # pairs of the old generation may be dead: wait for selection
+        route = self._data_route
+        came_in = self._pair_by_key.get(route) if route is not None else None
+        if came_in is not None and came_in.state == "succeeded":
+            return came_in
+        best = next((p for p in self.pairs if p.state == "succeeded"), None)
+        if best is not None:
+            return best
+        if came_in is not None and came_in.state == "in-progress":
+            return came_in
+        return None
+
+    def _flush_held(self) -> None:
+        """Send what :meth:`send` held, now that a pair can carry it."""
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        for data in held:
+            if not self.send(data):
+                break
 
     @property
     def selected_route(self) -> tuple[Address, Address] | None:
@@ -753,6 +815,10 @@ class IceAgent:
         pair = self.selected
         if pair is None or pair.key != (datagram.dst, datagram.src):
             pair = self._pair_by_key.get((datagram.dst, datagram.src))
+            if pair is not None and self.selected is None:
+                self._data_route = pair.key
+                if self._held and pair.state in ("succeeded", "in-progress"):
+                    self._flush_held()
         if pair is not None:
             pair.packets_received += 1
             pair.bytes_received += len(data)
@@ -1020,6 +1086,8 @@ class IceAgent:
             self._transactions.start(now, data, context)
         pair.last_packet_sent = now
         self._flush_transactions()
+        if self._held and self.selected is None and pair.key == self._data_route:
+            self._flush_held()  # the peer talks to us on this pair: answer it there
 
     def _flush_transactions(self) -> None:
         table = self._transactions
@@ -1251,6 +1319,8 @@ class IceAgent:
             return
         was_succeeded = pair.state == "succeeded"
         pair.state = "succeeded"
+        if self._held:
+            self._flush_held()  # a valid pair: what waited for one goes now
         if not was_succeeded:
             # §7.2.5.3.3: unfreeze the pairs sharing the foundation.
             for other in self.pairs:
@@ -1378,6 +1448,9 @@ class IceAgent:
             self._events.append(IceSelectedPairEvent(local, pair.remote.candidate))
         if self._next_consent is None:
             self._schedule_consent(now)
+        self._data_route = None
+        if self._held:
+            self._flush_held()
         client = self._relays.get(pair.local.base) if self._relays else None
         if client is not None:
             # Data on the selected relayed pair: 4-byte ChannelData, not 36-byte indications.

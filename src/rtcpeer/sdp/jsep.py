@@ -2718,6 +2718,10 @@ class JsepSession:
             raise TypeError("a candidate needs sdpMid or sdpMLineIndex")
         sd = stored.sdp
         index: int | None = None
+        if sdp_mid == "" and sdp_mline_index is not None and sd.media_by_mid("") is None:
+            # Some stacks send an empty mid beside a valid index; libwebrtc then goes by
+            # the index, and so do we.
+            sdp_mid = None
         if sdp_mid is not None:
             index = next((i for i, m in enumerate(sd.media) if m.mid == sdp_mid), None)
             if index is None:

@@ -944,3 +944,57 @@ def test_seal_and_open_fast_forms(ecdsa_cert: Certificate, ecdsa_cert2: Certific
     assert [d[0] for d in iter(pair.client.poll_transmit, None)] == [23]
     pair.client.close()
     assert pair.client.seal(b"late") is None
+
+
+# -- a short first timeout, and answering the peer's repeated flight ---------------------
+
+
+def test_initial_rto_sets_the_first_timeout_and_doubles(ecdsa_cert: Certificate) -> None:
+    t = DtlsTransport(ecdsa_cert, wall_time=WALL)
+    t.initial_rto = 0.05
+    t.start(10.0, "client")
+    hello = t.poll_transmit()
+    assert hello is not None and t.poll_timeout() == pytest.approx(10.05)
+    t.handle_timeout(10.05)  # OpenSSL's own 1 s has not passed: a verbatim copy
+    assert t.poll_transmit() == hello and t.retransmissions == 1
+    assert t.poll_timeout() == pytest.approx(10.15)
+    with pytest.raises(ValueError, match="initial_rto"):
+        t.initial_rto = 0.0
+
+
+def test_short_initial_rto_still_gives_up_after_minutes(
+    ecdsa_cert: Certificate, ecdsa_cert2: Certificate
+) -> None:
+    pair = make_pair(ecdsa_cert, ecdsa_cert2, drop=lambda s, b, i, d: True)
+    pair.client.initial_rto = 0.05
+    pair.connect(limit=1000.0)
+    assert pair.client.state == "failed"
+    # 0.05 doubling to 60 s, 13 timeouts: the same order as 1 s with 9.
+    assert 150.0 < pair.now < 300.0
+
+
+def test_peer_repeating_its_flight_gets_ours_again_at_once(
+    ecdsa_cert: Certificate, ecdsa_cert2: Certificate
+) -> None:
+    """The server's flight 2 is lost; the client (50 ms timer) repeats its
+    ClientHello. OpenSSL ignores the repeat, but the server resends its flight at
+    once instead of waiting for its own (here 5 s) timer."""
+    pair = make_pair(ecdsa_cert, ecdsa_cert2, drop=drop_burst("server", 0))
+    pair.client.initial_rto = 0.05
+    pair.server.initial_rto = 5.0
+    pair.connect()
+    assert (pair.client.state, pair.server.state) == ("connected", "connected")
+    assert max(pair.connected_at.values()) < 0.5
+    assert pair.server.retransmissions == 1
+
+
+def test_partial_flight_and_unrelated_records_are_not_repeats(
+    rsa_cert: Certificate, rsa_cert2: Certificate
+) -> None:
+    """A flight arriving in several datagrams is new, datagram by datagram: the
+    receiver does not answer each piece with a copy of its own flight."""
+    pair = make_pair(rsa_cert, rsa_cert2)
+    pair.client.initial_rto = pair.server.initial_rto = 5.0
+    pair.connect()
+    assert (pair.client.state, pair.server.state) == ("connected", "connected")
+    assert pair.client.retransmissions == pair.server.retransmissions == 0
