@@ -155,6 +155,9 @@ class Peer:
     async def set_local_description(self, desc: dict[str, str] | None = None) -> dict[str, str]:
         raise NotImplementedError
 
+    async def local_description(self) -> dict[str, str]:
+        raise NotImplementedError
+
     async def set_remote_description(self, desc: dict[str, str]) -> None:
         raise NotImplementedError
 
@@ -282,6 +285,10 @@ class ChromiumPeer(Peer):
 
     async def states(self) -> dict[str, str]:
         result: dict[str, str] = await self.browser.call("states", self.pc_id)
+        return result
+
+    async def local_description(self) -> dict[str, str]:
+        result: dict[str, str] = await self.browser.call("localDescription", self.pc_id)
         return result
 
     async def create_data_channel(self, label: str, **options: Any) -> Channel:
@@ -434,6 +441,10 @@ class AiortcPeer(Peer):
         local = self.pc.localDescription
         return {"type": local.type, "sdp": local.sdp}
 
+    async def local_description(self) -> dict[str, str]:
+        local = self.pc.localDescription
+        return {"type": local.type, "sdp": local.sdp}
+
     async def set_remote_description(self, desc: dict[str, str]) -> None:
         import aiortc
 
@@ -528,6 +539,11 @@ class RtcpeerPeer(Peer):
 
     async def set_local_description(self, desc: dict[str, str] | None = None) -> dict[str, str]:
         await self.pc.setLocalDescription(desc)
+        local = self.pc.localDescription
+        assert local is not None
+        return {"type": local.type, "sdp": local.sdp}
+
+    async def local_description(self) -> dict[str, str]:
         local = self.pc.localDescription
         assert local is not None
         return {"type": local.type, "sdp": local.sdp}
@@ -635,11 +651,25 @@ async def pair(
     return theirs, ours, ours, theirs
 
 
+#: Signaling shapes: trickle both ways; full descriptions (every candidate, no
+#: trickle); the offer with every candidate and the answer sent before gathering,
+#: never trickled (aiortc's server shape, WHIP's).
+SHAPES = ["trickle", "full", "answer-first"]
+
+
+async def gathered_description(peer: Peer) -> dict[str, str]:
+    """The peer's local description once its gathering completed."""
+    await peer.log.wait("icegatheringstatechange", lambda e: e["state"] == "complete")
+    return await peer.local_description()
+
+
 async def negotiate(
-    offerer: Peer, answerer: Peer, *, ice_restart: bool = False
+    offerer: Peer, answerer: Peer, *, ice_restart: bool = False, shape: str = "trickle"
 ) -> tuple[CandidateRelay, CandidateRelay]:
-    """One offer/answer exchange with trickle ICE in both directions (stop the relays
-    of a previous exchange before renegotiating)."""
+    """One offer/answer exchange in a signaling ``shape`` of :data:`SHAPES` (stop the
+    relays of a previous exchange before renegotiating)."""
+    if shape != "trickle":
+        return await _negotiate_without_trickle(offerer, answerer, shape)
     to_answerer = CandidateRelay(offerer, answerer)
     to_offerer = CandidateRelay(answerer, offerer)
     offer = await offerer.set_local_description(await offerer.create_offer(ice_restart))
@@ -649,3 +679,29 @@ async def negotiate(
     await offerer.set_remote_description(loopback_only(answer))
     to_offerer.remote_set.set()
     return to_answerer, to_offerer
+
+
+async def _negotiate_without_trickle(
+    offerer: Peer, answerer: Peer, shape: str
+) -> tuple[CandidateRelay, CandidateRelay]:
+    relays = (CandidateRelay(offerer, answerer), CandidateRelay(answerer, offerer))
+    for relay in relays:
+        relay.stop()  # nothing is trickled in these shapes
+    await offerer.set_local_description(await offerer.create_offer())
+    offer = await gathered_description(offerer)
+    await answerer.set_remote_description(loopback_only(offer))
+    answer = await answerer.create_answer()
+    await answerer.set_local_description(answer)
+    if shape == "full":
+        answer = await gathered_description(answerer)
+    else:
+        assert shape == "answer-first", shape
+        answer = _without_candidates(answer)
+    await offerer.set_remote_description(loopback_only(answer))
+    return relays
+
+
+def _without_candidates(desc: dict[str, str]) -> dict[str, str]:
+    lines = desc["sdp"].split("\r\n")
+    kept = [line for line in lines if not line.startswith(("a=candidate:", "a=end-of-candidates"))]
+    return {"type": desc["type"], "sdp": "\r\n".join(kept)}

@@ -187,10 +187,14 @@ async def test_close_is_seen_by_the_other_side(peer_kind: tuple[str, Any], close
 
 
 def _pair_bytes(stats: list[dict[str, Any]]) -> tuple[int, int]:
-    pairs = [s for s in stats if s["type"] == "candidate-pair" and s.get("nominated")]
-    assert pairs, "no nominated candidate pair in getStats"
-    pair = max(pairs, key=lambda s: s.get("bytesSent", 0))
-    return int(pair["bytesSent"]), int(pair["bytesReceived"])
+    """Bytes sent and received over every candidate pair: data may flow on a valid
+    pair before another is nominated (RFC 8445 §12.1), so both count."""
+    pairs = [s for s in stats if s["type"] == "candidate-pair"]
+    assert any(s.get("nominated") for s in pairs), "no nominated candidate pair in getStats"
+    return (
+        sum(int(s.get("bytesSent", 0)) for s in pairs),
+        sum(int(s.get("bytesReceived", 0)) for s in pairs),
+    )
 
 
 async def test_get_stats_from_both_sides_agree_on_bytes() -> None:
