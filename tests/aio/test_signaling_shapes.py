@@ -168,3 +168,33 @@ async def test_empty_sdp_mid_with_an_index_is_accepted() -> None:
     finally:
         await a.close()
         await b.close()
+
+
+async def test_messages_sent_at_open_wait_for_an_async_datachannel_handler() -> None:
+    """The peer sends as soon as its channel opens; our ``async def ondatachannel``
+    sets ``onmessage`` only after an await. The first messages are kept, not lost."""
+    a, b = RTCPeerConnection(), RTCPeerConnection()
+    try:
+        channel = a.createDataChannel("eager")
+        channel.onopen = lambda e: [channel.send(f"m{i}") for i in range(3)]
+        got: list[Any] = []
+
+        async def on_channel(event: Any) -> None:
+            await asyncio.sleep(0.1)
+            event.channel.onmessage = lambda m: got.append(m.data)
+
+        b.ondatachannel = on_channel
+        a.onicecandidate = lambda e: asyncio.ensure_future(b.addIceCandidate(e.candidate))
+        b.onicecandidate = lambda e: asyncio.ensure_future(a.addIceCandidate(e.candidate))
+        await a.setLocalDescription()
+        await b.setRemoteDescription(a.localDescription)
+        await b.setLocalDescription()
+        await a.setRemoteDescription(b.localDescription)
+        await until(lambda: len(got) == 3)
+        assert got == ["m0", "m1", "m2"]
+        channel.send("m3")
+        await until(lambda: len(got) == 4)
+        assert got[-1] == "m3"
+    finally:
+        await a.close()
+        await b.close()

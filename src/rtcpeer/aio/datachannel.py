@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +21,11 @@ __all__ = [
     "RTCDataChannelEvent",
     "RTCErrorEvent",
 ]
+
+logger = logging.getLogger(__name__)
+
+#: Messages a peer-opened channel keeps while nobody listens for them.
+_HELD_LIMIT = 4096
 
 #: W3C ``RTCPriorityType`` -> DCEP priority (WebRTC Priority Control, RFC 8832 §5.1).
 DCEP_PRIORITIES: dict[str, int] = {"very-low": 128, "low": 256, "medium": 512, "high": 1024}
@@ -71,6 +78,9 @@ class RTCDataChannel(EventTarget):
         self._pc = pc
         self._channel = channel
         self._binary_type = "arraybuffer"
+        # Messages that arrive before anyone listens (see _hold_messages).
+        self._held: list[MessageEvent] | None = None
+        self._flush_scheduled = False
 
     # -- attributes ---------------------------------------------------------------------
 
@@ -162,8 +172,51 @@ class RTCDataChannel(EventTarget):
     def _fire(self, type_: str) -> None:
         self.dispatchEvent(_Event(type_, self))
 
+    def _hold_messages(self) -> None:
+        """A channel the peer opened: its first messages may arrive in the same batch
+        as its DCEP OPEN, before an ``async def ondatachannel`` handler (which runs as
+        a task) had a chance to set ``onmessage``. They are kept (up to
+        ``_HELD_LIMIT``) until a message handler is registered, then delivered in
+        order."""
+        self._held = []
+
     def _fire_message(self, data: str | bytes) -> None:
-        self.dispatchEvent(MessageEvent("message", data, self))
+        event = MessageEvent("message", data, self)
+        held = self._held
+        if held is not None:
+            if held or not self._has_message_listener():
+                if len(held) < _HELD_LIMIT:
+                    held.append(event)
+                    return
+                logger.warning(
+                    "%r: %d messages arrived and nobody listens; set onmessage",
+                    self,
+                    _HELD_LIMIT,
+                )
+                self._held = None
+                for earlier in held:
+                    self.dispatchEvent(earlier)
+            else:
+                self._held = None
+        self.dispatchEvent(event)
+
+    def _has_message_listener(self) -> bool:
+        return self._handlers.get("message") is not None or bool(self._listeners.get("message"))
+
+    def _listener_added(self, event_type: str) -> None:
+        if event_type != "message" or self._held is None:
+            return
+        if not self._held:
+            self._held = None
+        elif not self._flush_scheduled:
+            # After the registering code returns (it may set more handlers first).
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_held)
+
+    def _flush_held(self) -> None:
+        held, self._held = self._held or [], None
+        for event in held:
+            self.dispatchEvent(event)
 
     def _fire_error(self, error: RTCError) -> None:
         self.dispatchEvent(RTCErrorEvent("error", error, self))

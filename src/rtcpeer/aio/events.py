@@ -72,6 +72,8 @@ class EventTarget:
             if value is not None and not callable(value):
                 raise TypeError(f"{name} must be a function, a coroutine function or None")
             self._handlers[event_type] = value
+            if value is not None:
+                self._listener_added(event_type)
             return
         object.__setattr__(self, name, value)
 
@@ -81,6 +83,10 @@ class EventTarget:
         listeners = self._listeners.setdefault(type, [])
         if listener not in listeners:
             listeners.append(listener)
+            self._listener_added(type)
+
+    def _listener_added(self, event_type: str) -> None:
+        """Hook: a handler or listener for ``event_type`` was just registered."""
 
     def removeEventListener(self, type: str, listener: Callable[..., Any]) -> None:
         """Remove ``listener``; removing one that was never added does nothing."""

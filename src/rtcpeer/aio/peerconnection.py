@@ -1235,6 +1235,7 @@ class RTCPeerConnection(EventTarget):
             logger.warning("DTLS failed: %s", event.error)
         elif isinstance(event, ChannelAnnounced):
             channel = self._wrap(event.channel)
+            channel._hold_messages()
             self.dispatchEvent(RTCDataChannelEvent("datachannel", channel, self))
         elif isinstance(event, ChannelOpened):
             self._wrap(event.channel)._fire("open")
