@@ -22,7 +22,7 @@ from typing import Final, Literal
 from rtcpeer.datagram import Datagram
 from rtcpeer.dtls.certificate import Certificate
 from rtcpeer.dtls.transport import DtlsErrorEvent, DtlsEvent, DtlsStateChangeEvent, DtlsTransport
-from rtcpeer.ice.agent import IceAgent, IceEvent
+from rtcpeer.ice.agent import IceAgent, IceEvent, IceSelectedPairEvent, IceStateEvent
 from rtcpeer.ice.candidate import Candidate
 from rtcpeer.rtp.sender import RtpSendStream
 from rtcpeer.rtp.session import RtpSession, SessionEvent
@@ -47,6 +47,9 @@ _EARLY_MEDIA: Final = 64
 # DTLS retransmission: libwebrtc starts at 50 ms; with a measured ICE round trip we
 # start at twice that, so long paths are not flooded with copies.
 _DTLS_MIN_RTO: Final = 0.05
+# ICE "failed" (consent lost for 30 s, RFC 7675) leaves this long for an ICE restart
+# to begin before the association is given up and the channels close with an error.
+_SCTP_FAILED_GRACE: Final = 5.0
 
 
 class SctpStateEvent:
@@ -110,6 +113,11 @@ class Connection:
         #: First packets beyond those bounds, dropped.
         self.early_dropped = 0
         self._dtls_rtt_known = False
+        self._ice_state = "new"
+        self._ice_failed_at: float | None = None
+        self._had_selected = False
+        self._last_consent: float | None = None
+        self._stall_seen: float | None = None
 
     # -- negotiation inputs --------------------------------------------------------------
 
@@ -223,6 +231,8 @@ class Connection:
                     backlog.clear()
                     for more in extra:
                         self._receive(now, dtls, more)
+        if self.sctp is not None and self.sctp.stalled_since is not None:
+            self._check_path(now, from_peer=True)
         self._pump(now)
 
     def _receive(self, now: float, dtls: DtlsTransport, data: bytes) -> None:
@@ -331,6 +341,15 @@ class Connection:
         return True
 
     def handle_timeout(self, now: float) -> None:
+        failed_at = self._ice_failed_at
+        if failed_at is not None and now >= failed_at + _SCTP_FAILED_GRACE:
+            self._ice_failed_at = None
+            if self.sctp is not None and self.ice.state == "failed":
+                # Nothing can be sent (RFC 7675 §5.1) and no restart began: the
+                # association cannot deliver any more, so its channels must say so.
+                self.sctp.give_up(
+                    now, "the ICE transport failed (no consent from the peer for 30 s)"
+                )
         self.ice.handle_timeout(now)
         self.dtls.handle_timeout(now)
         if self.sctp is not None:
@@ -340,14 +359,18 @@ class Connection:
             while (event := self.rtp.poll_event()) is not None:
                 self._events.append(event)
             self._send_media(now)
+        if self.sctp is not None and self.sctp.stalled_since is not None:
+            self._check_path(now, from_peer=False)
         self._pump(now)
 
     def poll_timeout(self) -> float | None:
         best = self.ice.poll_timeout()
+        failed_at = self._ice_failed_at
         for deadline in (
             self.dtls.poll_timeout(),
             self.sctp.poll_timeout() if self.sctp is not None else None,
             self.rtp.poll_timeout() if self.srtp is not None else None,
+            failed_at + _SCTP_FAILED_GRACE if failed_at is not None else None,
         ):
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
@@ -408,6 +431,7 @@ class Connection:
             while (ice_event := self.ice.poll_event()) is not None:
                 progressed = True
                 self._events.append(ice_event)
+                self._on_ice_event(now, ice_event)
             self._maybe_start_dtls_client(now)
             dtls = self.dtls
             sctp = self.sctp
@@ -468,6 +492,51 @@ class Connection:
             moved = True
             ice.send(datagram)
         return moved
+
+    def _on_ice_event(self, now: float, event: IceEvent) -> None:
+        if isinstance(event, IceStateEvent):
+            previous, self._ice_state = self._ice_state, event.state
+            self._ice_failed_at = now if event.state == "failed" else None
+            if previous == "disconnected" and event.state in ("connected", "completed"):
+                self._path_changed(now)  # consent is back after an outage
+        elif isinstance(event, IceSelectedPairEvent):
+            if self._had_selected:
+                self._path_changed(now)  # a new pair (after a restart, or a better one)
+            self._had_selected = True
+
+    def _path_changed(self, now: float) -> None:
+        """Tell SCTP its path changed or returned: it retransmits what is outstanding
+        now, with an RTO from the pair's measured round trip (RFC 9260 §6.3.3 lets a
+        sender do so on a path change), instead of after its backed-off T3-rtx."""
+        sctp = self.sctp
+        pair = self.ice.selected
+        if sctp is None or pair is None:
+            return
+        sctp.path_changed(now, pair.current_round_trip_time)
+        self._last_consent = pair.last_response
+
+    def _check_path(self, now: float, from_peer: bool) -> None:
+        """While SCTP is stalled (T3-rtx expired with nothing acknowledged), a consent
+        response proves the path works again; anything from the peer on the selected
+        pair is a hint that it may, so we check consent at once."""
+        sctp = self.sctp
+        pair = self.ice.selected
+        stalled = sctp.stalled_since if sctp is not None else None
+        if stalled is None or pair is None:
+            return
+        last = pair.last_response
+        if stalled != self._stall_seen:
+            self._stall_seen = stalled
+            self._last_consent = last
+            return
+        before = self._last_consent
+        gap = 1.5 * self.ice.consent_interval
+        if last is not None and before is not None and last > stalled and last - before > gap:
+            # A consent check went unanswered during the stall, and one is answered
+            # now: that was an outage, and it is over.
+            self._path_changed(now)
+        elif from_peer and (last is None or now - last > self.ice.consent_interval):
+            self.ice.probe_consent(now)
 
     def _maybe_start_dtls_client(self, now: float) -> None:
         if not self._dtls_rtt_known and self.dtls.state in ("new", "connecting"):

@@ -367,6 +367,7 @@ class IceAgent:
         self._held: list[bytes] = []
         # Where the peer's application data came from before a pair was selected.
         self._data_route: tuple[Address, Address] | None = None
+        self._last_probe = float("-inf")
 
     # -- public: gathering --------------------------------------------------------------
 
@@ -1456,6 +1457,21 @@ class IceAgent:
             # Data on the selected relayed pair: 4-byte ChannelData, not 36-byte indications.
             client.bind_channel(now, pair.remote.address)
             self._drain_turn(now, client)
+
+    def probe_consent(self, now: float) -> None:
+        """Check consent on the selected pair now, outside the periodic schedule (the
+        owner saw the peer again after an outage); at most once per round trip."""
+        pair = self.selected
+        if pair is None or self._closed or self.state in ("failed", "closed"):
+            return
+        if self.remote_pwd is None:
+            return
+        rtt = pair.current_round_trip_time or 0.0
+        if now - self._last_probe < max(0.05, rtt):
+            return
+        self._last_probe = now
+        self._now = now
+        self._start_check(now, pair, nominating=False, consent=True)
 
     def _schedule_consent(self, now: float) -> None:
         # RFC 7675 §5.1: randomised interval, 0.8-1.2 of the base.

@@ -519,6 +519,8 @@ class Association:
         self._init_tx(0, 0)
         self._init_rx(0)
 
+        # When the first T3-rtx expired since data was last acknowledged.
+        self._stalled_since: float | None = None
         # Heartbeats.
         self._hb_outstanding = False
         self._hb_nonce = b""
@@ -729,6 +731,68 @@ class Association:
             self._low_thr[stream_id] = threshold
         else:
             self._low_thr.pop(stream_id, None)
+
+    @property
+    def stalled_since(self) -> float | None:
+        """When T3-rtx first expired since the peer last acknowledged new data (the
+        path may be down); None while data is being acknowledged."""
+        return self._stalled_since
+
+    def undelivered(self, stream_id: int) -> int:
+        """Bytes of ``stream_id``'s messages the peer has not acknowledged: queued
+        and outstanding (for what a channel reports when the association fails)."""
+        total = self._buffered.get(stream_id, 0)
+        for chunk in self._out[self._cum_ack + 1 - self._out_tsn0 :]:
+            msg = chunk.msg
+            if msg.sid == stream_id and not chunk.acked and not chunk.abandoned:
+                total += max(0, chunk.size - 16)  # the payload, without the chunk header
+        return total
+
+    def path_changed(self, now: float, rtt: float | None = None) -> None:
+        """The path under the association changed or came back (ICE selected another
+        pair, or consent returned after an outage): what is outstanding is
+        retransmitted now instead of when a backed-off T3-rtx fires, the RTO starts
+        afresh (§6.3.1 C1 from ``rtt`` when the caller measured one, else
+        RTO.Initial) and congestion control starts again from the initial window
+        (RFC 9260 §7.2.1: a new path's capacity is unknown). The error count stays:
+        only the peer's acknowledgements clear it (§8.3)."""
+        self._now = now
+        if self._state not in _SACK_STATES:
+            return
+        self._srtt = None
+        self._rttvar = 0.0
+        self._rtt_tsn = None
+        if rtt is not None and rtt > 0:
+            self._update_rto(rtt)
+        else:
+            self._rto = self._rto_initial
+        self._stalled_since = None
+        if self._hb_outstanding:
+            self._hb_outstanding = False
+            self._schedule_heartbeat()
+        if self._cum_ack == self._next_tsn - 1:
+            return
+        mtu = self._mtu
+        self._cwnd = min(4 * mtu, max(2 * mtu, 4380))
+        self._pba = 0
+        self._in_fr = False
+        out = self._out
+        base = self._out_tsn0
+        for i in range(self._cum_ack + 1 - base, self._next_tsn - base):
+            chunk = out[i]
+            if not chunk.acked and not chunk.abandoned:
+                self._mark_rtx(chunk)
+        self._advance_ack_point(True)
+        self._t3 = now + self._rto
+        self._dirty = True
+
+    def give_up(self, now: float, reason: str) -> None:
+        """End the association without a word to the peer, which cannot be reached
+        (the transport under it failed for good): an :class:`Aborted` event follows."""
+        self._now = now
+        if self._state is _CLOSED and self._terminated:
+            return
+        self._fail(reason)
 
     def reset_streams(self, now: float, stream_ids: list[int] | tuple[int, ...]) -> None:
         """Reset our outgoing side of ``stream_ids`` (RFC 6525 §5.1.2), e.g. to close
@@ -1190,6 +1254,7 @@ class Association:
         if acked_bytes:
             # §8.3: any acknowledgement of new data clears the error count.
             self._errors = 0
+            self._stalled_since = None
         rtt_tsn = self._rtt_tsn
         if rtt_tsn is not None and (
             rtt_tsn <= cum or (htna >= rtt_tsn and out[rtt_tsn - base].acked)
@@ -2048,6 +2113,8 @@ class Association:
             return
         stats = self.stats
         stats.t3_expirations += 1
+        if self._stalled_since is None:
+            self._stalled_since = self._now
         self._errors += 1
         if self._errors > self._max_retrans:
             self._fail("peer unreachable: too many retransmissions")

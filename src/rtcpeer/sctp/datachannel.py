@@ -424,8 +424,21 @@ class DataChannels:
 
     def _close_all(self, error: RTCError | None) -> None:
         self.connected = False
+        association = self.association
         for channel in list(self._by_id.values()) + self._pending:
-            self._finish(channel, error if channel.state in ("open", "closing") else None)
+            reported = error if channel.state in ("open", "closing") else None
+            if reported is not None and association is not None and channel.id is not None:
+                lost = association.undelivered(channel.id)
+                if lost:
+                    # What never reached the peer is part of the report (W3C closing
+                    # procedure); bufferedAmount keeps what was never even sent.
+                    reported = RTCError(
+                        f"{reported.message}; {lost} bytes sent on this channel were not "
+                        "acknowledged by the peer",
+                        error_detail=reported.errorDetail,
+                        sctp_cause_code=reported.sctpCauseCode,
+                    )
+            self._finish(channel, reported)
         self._pending.clear()
 
     # -- user operations ---------------------------------------------------------------------
