@@ -389,6 +389,10 @@ def _h264_with_level(profile_level_id: str, level: float) -> str:
 def _same_channels(offered: Codec, ours: CodecSpec) -> bool:
     if ours.kind != "audio":
         return True
+    if ours.name.lower() == "opus" and offered.channels is None:
+        # RFC 7587 §7 requires "opus/48000/2", but some stacks write "OPUS/48000";
+        # every browser takes it as Opus, and so do we (the answer says /2).
+        return True
     return (offered.channels or 1) == (ours.channels or 1)
 
 

@@ -1596,12 +1596,13 @@ class JsepSession:
                         rtx_by_apt.setdefault(int(apt), codec)
         for codec, spec in result:
             feedback = tuple(fb for fb in codec.feedback if fb in spec.feedback)
+            canonical = spec.name.lower() == "opus"  # "OPUS/48000" is answered "opus/48000/2"
             out.append(
                 Codec(
                     codec.payload_type,
-                    codec.name,
+                    spec.name if canonical else codec.name,
                     codec.clock_rate,
-                    codec.channels,
+                    spec.channels if canonical else codec.channels,
                     answer_fmtp(codec, spec),
                     tuple(dict.fromkeys(feedback)),
                 )

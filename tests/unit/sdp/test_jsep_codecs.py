@@ -231,3 +231,34 @@ def test_capability_matching() -> None:
     rtx = RtpCodecCapability("video/rtx", 90000)
     assert rtx.matches(RtpCodecCapability("video/rtx", 90000, None, "apt=96"))
     assert cap.kind == "video" and cap.name == "H264"
+
+
+def test_opus_without_channels_is_opus_and_answered_canonically() -> None:
+    """Some stacks offer ``a=rtpmap:111 OPUS/48000`` (no /2, upper case): browsers
+    take it as Opus; so do we, and the answer says ``opus/48000/2`` (RFC 7587 §7)."""
+    import random
+
+    from rtcpeer.sdp.jsep import JsepSession
+
+    fingerprint = [("sha-256", ":".join(f"{i:02X}" for i in range(32)))]
+
+    def session(seed: int) -> JsepSession:
+        return JsepSession(
+            fingerprints=fingerprint,
+            ice_ufrag=f"uf{seed:02d}",
+            ice_pwd=f"pw{seed:02d}" + "x" * 20,
+            rng=random.Random(seed),
+        )
+
+    assert match_codec(Codec(111, "OPUS", 48000, None), spec("opus", "minptime=10;useinbandfec=1"))
+    offerer, answerer = session(1), session(2)
+    offerer.add_transceiver("audio", stream_ids=["s"])
+    offer = offerer.create_offer()
+    assert "a=rtpmap:111 opus/48000/2" in offer
+    offer = offer.replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:111 OPUS/48000")
+    answerer.set_remote_description("offer", offer)
+    answer = answerer.create_answer()
+    audio = answer[answer.index("m=audio") :]
+    assert not audio.startswith("m=audio 0 ")
+    assert "a=rtpmap:111 opus/48000/2" in audio
+    assert "OPUS/48000" not in answer
