@@ -814,16 +814,29 @@ class RTCPeerConnection(EventTarget):
     def getReceivers(self) -> list[RTCRtpReceiver]:
         return [t.receiver for t in self.getTransceivers() if not t._core.stopped]
 
-    def _transceiver_for_stream(self, ssrc: int, mid: str | None) -> RTCRtpTransceiver | None:
-        """The receiving transceiver of a remote SSRC: by its signalled a=ssrc, else
-        by the MID header extension (RFC 8843 §9.2)."""
+    def _transceiver_for_stream(
+        self, ssrc: int, mid: str | None, payload_type: int | None = None
+    ) -> RTCRtpTransceiver | None:
+        """The receiving transceiver of a remote SSRC (RFC 8843 §9.2): by its
+        signalled a=ssrc, else by the MID header extension, else by a payload type
+        that only one receiving m-section negotiated (as browsers do for peers that
+        signal neither)."""
         for transceiver in self.getTransceivers():
             negotiated = transceiver._core.negotiated
             if negotiated is not None and ssrc in negotiated.remote_ssrcs:
                 return transceiver
         if mid is not None:
             return next((t for t in self.getTransceivers() if t.mid == mid), None)
-        return None
+        if payload_type is None:
+            return None
+        claiming = []
+        for transceiver in self.getTransceivers():
+            negotiated = transceiver._core.negotiated
+            if negotiated is None or negotiated.direction not in ("sendrecv", "recvonly"):
+                continue
+            if any(payload_type in (c.payload_type, c.rtx_payload_type) for c in negotiated.codecs):
+                claiming.append(transceiver)
+        return claiming[0] if len(claiming) == 1 else None
 
     def _allocate_bitrate(self, bitrate: int) -> None:
         """Share the congestion controller's target among our video senders (audio
@@ -1257,8 +1270,15 @@ class RTCPeerConnection(EventTarget):
             if owner is not None:
                 owner.receiver._pipe.handle_frame(event.ssrc, event.payload_type, event.frame)
         elif isinstance(event, RtpStreamStarted):
-            transceiver = self._transceiver_for_stream(event.ssrc, event.mid)
-            if transceiver is not None:
+            transceiver = self._transceiver_for_stream(event.ssrc, event.mid, event.payload_type)
+            if transceiver is None:
+                logger.debug(
+                    "RTP stream %08x (payload type %d) matches no m-section; counted in "
+                    "getStats as rtcpeerUnroutedRtpStreams",
+                    event.ssrc,
+                    event.payload_type,
+                )
+            else:
                 self._stream_owner[event.ssrc] = transceiver
                 transceiver.receiver.track._set_muted(False)  # media arrives: unmute
         elif isinstance(event, TargetBitrate):

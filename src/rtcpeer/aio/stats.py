@@ -198,6 +198,19 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
         iceLocalUsernameFragment=agent.local_ufrag,
         dtlsState=dtls.state,
         selectedCandidatePairChanges=pc._selected_pair_changed,
+        # rtcpeer's own counters of what could not be delivered (documented in README):
+        # RTP streams no m-section claims (no a=ssrc, no MID, a payload type shared
+        # by several sections), and datagrams ICE had no pair for.
+        rtcpeerUnroutedRtpStreams=sum(
+            1 for ssrc in connection.rtp.streams if ssrc not in pc._stream_owner
+        ),
+        rtcpeerUnroutedRtpPackets=sum(
+            s.packets_received
+            for ssrc, s in connection.rtp.streams.items()
+            if ssrc not in pc._stream_owner
+        ),
+        rtcpeerUnsendableDatagrams=agent.dropped_unsendable,
+        rtcpeerEarlyPacketsDropped=connection.early_dropped,
     )
     if selected is not None:
         transport["selectedCandidatePairId"] = _pair_id(selected)
