@@ -379,3 +379,28 @@ async def test_chromium_sees_our_audio_level(peers: tuple[RtcpeerPeer, ChromiumP
 
     levels = await poll(audio_levels, lambda v: bool(v) and v[0] > 0.05)
     assert 0.05 < levels[0] < 0.5  # the tone at 0.3 amplitude: about 0.21
+
+
+async def test_our_packets_received_match_what_chromium_sent(
+    peers: tuple[RtcpeerPeer, ChromiumPeer],
+) -> None:
+    """W3C packetsReceived counts retransmissions and padding (Chromium's packetsSent
+    does): read ours, then Chromium's, then ours again; Chromium's count lies between
+    (up to what was in flight between the reads)."""
+    ours, theirs = peers
+    await theirs.add_media("audio-video")
+    ours.pc.addTransceiver("audio", direction="recvonly")
+    ours.pc.addTransceiver("video", direction="recvonly")
+    channel = await ours.create_data_channel("up")
+    await negotiate(ours, theirs)
+    await channel.wait_open()
+    # Past the start, where Chromium probes the path with padding and RTX.
+    await poll(
+        lambda: theirs.stats(),
+        lambda s: by_kind(s, "outbound-rtp").get("video", {}).get("packetsSent", 0) > 300,
+        timeout=20.0,
+    )
+    before = by_kind(await ours.stats(), "inbound-rtp")["video"]["packetsReceived"]
+    sent = by_kind(await theirs.stats(), "outbound-rtp")["video"]
+    after = by_kind(await ours.stats(), "inbound-rtp")["video"]
+    assert before - 5 <= sent["packetsSent"] <= after["packetsReceived"] + 5, (before, sent, after)

@@ -304,7 +304,7 @@ def _media_stats(
             else ("video" if stream.clock_rate == 90000 else "audio"),
             transportId=transport_id,
             codecId=f"CIT{transport_id}_{stream.payload_type}",
-            packetsReceived=stream.packets_received,
+            packetsReceived=stream.packets_received_total,
             packetsLost=stream.packets_lost,
             bytesReceived=stream.bytes_received,
             headerBytesReceived=stream.header_bytes_received,
@@ -341,10 +341,12 @@ def _media_stats(
                     )
         if stream.nack:
             inbound["nackCount"] = stream.nack_count
-        inbound.update(
-            retransmittedPacketsReceived=stream.retransmitted_packets_received,
-            retransmittedBytesReceived=stream.retransmitted_bytes_received,
-        )
+        if stream.payload_type in rtp.rtx_payload_types.values():
+            # W3C: only where RTX was negotiated can retransmissions be told apart.
+            inbound.update(
+                retransmittedPacketsReceived=stream.retransmitted_packets_received,
+                retransmittedBytesReceived=stream.retransmitted_bytes_received,
+            )
         sender = stream.sender
         if sender is not None:
             rid = f"ROA{ssrc}"

@@ -172,6 +172,11 @@ class ReceiveStream:
     last_pli: float | None = None
     retransmitted_packets_received: int = 0
     retransmitted_bytes_received: int = 0
+    #: W3C ``packetsReceived``: every packet for this SSRC as RFC 3550 §6.4.1 counts
+    #: them (duplicates too), plus what arrived on its RTX stream (repairs and
+    #: padding probes), as the sender counts them in ``packetsSent``. The RR's loss
+    #: figures use ``packets_received`` (each sequence number once) instead.
+    packets_received_total: int = 0
     duplicates: int = 0
     #: The last RTP timestamp and RFC 6464 level (0..127) it carried.
     last_timestamp_seen: int = 0
@@ -353,6 +358,8 @@ class RtpSession:
                     self._learned_rtx.add(header.ssrc)
         end = len(packet) - header.padding
         if media_ssrc is None or end - header.payload_offset < 2:
+            if media_ssrc is not None and (media := self.streams.get(media_ssrc)) is not None:
+                media.packets_received_total += 1  # a padding probe on its RTX stream
             return None  # padding-only probe, or an RTX stream we cannot map
         osn = int.from_bytes(packet[header.payload_offset : header.payload_offset + 2])
         original = RtpHeader(
@@ -407,6 +414,9 @@ class RtpSession:
             self._events.append(RtpStreamStarted(header.ssrc, mid, header.payload_type))
             if self._next_report is None:
                 self._schedule_report(now)
+        stream.packets_received_total += 1
+        if repaired:
+            stream.retransmitted_packets_received += 1  # a subset of packetsReceived
         previous = stream.extended_highest
         if not stream._update_sequence(header.sequence_number):
             return header
@@ -442,7 +452,6 @@ class RtpSession:
         stream.bytes_received += payload_end - header.payload_offset
         stream.last_arrival = now
         if repaired:
-            stream.retransmitted_packets_received += 1
             stream.retransmitted_bytes_received += payload_end - header.payload_offset
         else:
             stream._update_jitter(header.timestamp, now)

@@ -441,3 +441,30 @@ def test_send_stream_continues_a_stopped_one() -> None:
     assert b.sequence_number == (a.sequence_number + 1) & 0xFFFF
     assert (b.timestamp - a.timestamp) & 0xFFFFFFFF == 90000
     assert again.packets_sent == len(sent) + len(more)
+
+
+def test_packets_received_counts_duplicates_repairs_and_rtx_padding() -> None:
+    """W3C packetsReceived is RFC 3550 §6.4.1's count (duplicates included) plus what
+    the RTX stream carried, repairs and padding probes, as the sender counts them in
+    packetsSent; the RR's loss figures still count each sequence number once."""
+    sender = RtpSession(rng=random.Random(6), cname="tx")
+    stream = _send_stream(rtx_ssrc=0x2222, rtx_payload_type=97)
+    sender.add_send_stream(stream)
+    receiver = _receiver()
+    sender.send_frame(0.0, 0x1111, vp8_frame(0, 300, True), 0, True)
+    sender.send_frame(0.033, 0x1111, vp8_frame(1, 300, False), 3000, False)
+    first, second = drain_rtp(sender, 0.1)
+    receiver.handle_rtp(0.1, first)
+    receiver.handle_rtp(0.1, first)  # a network duplicate
+    [repair] = stream.retransmit(0.1, [RtpHeader.parse(second).sequence_number])
+    receiver.handle_rtp(0.12, second)
+    receiver.handle_rtp(0.13, repair)  # a repair of what was only late
+    header = RtpHeader.parse(repair)
+    probe = bytearray(repair[: header.payload_offset])
+    probe[0] |= 0x20  # P bit: padding only (RFC 3550 §5.1)
+    probe += bytes(255) + b"\xff"
+    receiver.handle_rtp(0.14, bytes(probe))
+    rx = receiver.streams[0x1111]
+    assert rx.packets_received_total == 5
+    assert rx.retransmitted_packets_received == 1
+    assert rx.packets_received == 2 and rx.packets_lost == 0
