@@ -36,6 +36,7 @@ __all__ = [
     "FEC_NAMES",
     "HEADER_EXTENSIONS",
     "VIDEO_CODECS",
+    "VIDEO_FIRST_EXTENSION_IDS",
     "VIDEO_RED",
     "VIDEO_RTX",
     "VIDEO_ULPFEC",
@@ -209,6 +210,28 @@ TRANSPORT_CC_URI: Final = (
 MID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
 RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 REPAIRED_RID_URI: Final = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+
+#: Extension ids Chromium (156) gives when the first RTP section of a session is
+#: video with no audio beside it: its video list numbered from 1 (toffset 1,
+#: abs-send-time 2, video-orientation 3, transport-cc 4, playout-delay 5,
+#: video-content-type 6, video-timing 7, color-space 8, mid 9, rid 10, repaired-rid
+#: 11). With audio it uses the fixed ids of :data:`HEADER_EXTENSIONS`. Offering the
+#: same numbers matters in perfect negotiation: a Chromium that rolls back its own
+#: offer keeps the ids it chose there and refuses an offer that reassigns one.
+#: (tests/interop checks this table against the running Chromium.)
+VIDEO_FIRST_EXTENSION_IDS: Final[dict[str, int]] = {
+    "urn:ietf:params:rtp-hdrext:toffset": 1,
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time": 2,
+    "urn:3gpp:video-orientation": 3,
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01": 4,
+    "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay": 5,
+    "http://www.webrtc.org/experiments/rtp-hdrext/video-content-type": 6,
+    "http://www.webrtc.org/experiments/rtp-hdrext/video-timing": 7,
+    "http://www.webrtc.org/experiments/rtp-hdrext/color-space": 8,
+    "urn:ietf:params:rtp-hdrext:sdes:mid": 9,
+    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id": 10,
+    "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id": 11,
+}
 
 HEADER_EXTENSIONS: tuple[HeaderExtensionSpec, ...] = (
     HeaderExtensionSpec(AUDIO_LEVEL_URI, 1, ("audio",)),

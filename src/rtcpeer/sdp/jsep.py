@@ -101,6 +101,7 @@ from rtcpeer.sdp.attributes import (
 from rtcpeer.sdp.codecs import (
     AUDIO_CODECS,
     VIDEO_CODECS,
+    VIDEO_FIRST_EXTENSION_IDS,
     VIDEO_RTX,
     CodecSpec,
     MediaKind,
@@ -745,6 +746,7 @@ class JsepSession:
         self._used_ssrcs: set[int] = set()
         self._payload_types = _Numbers(_DYNAMIC_PTS)
         self._extension_ids = _Numbers(range(1, 15))
+        self._extension_table: dict[str, int] | None = None
         self._negotiated_groups: list[tuple[str, ...]] = []
         self._transports: dict[str, _TransportState] = {}
         self._transport_by_mid: dict[str, str] = {}
@@ -1127,6 +1129,16 @@ class JsepSession:
         credentials = self._restart_credentials or self._credentials
         sections = self._offer_sections()
         groups = self._offer_groups(sections)
+        self._extension_table = None
+        if not self._extension_ids.by_key:
+            kinds = {
+                s.transceiver.kind
+                for s in sections
+                if s.transceiver is not None and not s.rejected and not s.data
+            }
+            if kinds == {"video"}:
+                # The first RTP section is video alone: number as Chromium does then.
+                self._extension_table = VIDEO_FIRST_EXTENSION_IDS
         sd = self._session_skeleton(groups)
         for section in sections:
             if section.rejected:
@@ -1425,6 +1437,9 @@ class JsepSession:
         return media
 
     def _default_extension_id(self, uri: str) -> int:
+        table = self._extension_table
+        if table is not None and uri in table:
+            return table[uri]
         return next(
             (
                 h.id
