@@ -10,6 +10,14 @@ queue, in the order they happened.
 The asyncio shell feeds it datagrams and timeouts and sends what
 :meth:`Connection.poll_transmit` returns; JSEP tells it what was negotiated
 (:meth:`set_remote_ice`, :meth:`start_dtls`, :meth:`start_sctp`).
+
+First packets never wait for a timer: application data made before ICE has a valid
+pair is held by the agent and sent the moment one is; SCTP records and SRTP that
+arrive in the same batch as the peer's Finished (before "connected" creates the
+association and exports the keys) are kept, bounded, and fed in order; both ends
+send INIT. Path changes (a new pair, consent back after an outage) make SCTP
+retransmit at once; ICE failing for good ends the association, so every data
+channel reports it.
 """
 
 from __future__ import annotations
@@ -118,6 +126,7 @@ class Connection:
         self._had_selected = False
         self._last_consent: float | None = None
         self._stall_seen: float | None = None
+        self._next_probe: float | None = None
 
     # -- negotiation inputs --------------------------------------------------------------
 
@@ -145,7 +154,8 @@ class Connection:
         remote_fingerprints: list[tuple[str, str]],
     ) -> None:
         """The answer fixed our DTLS role (``a=setup``). A server waits for the
-        ClientHello; a client starts once ICE has a pair."""
+        ClientHello; a client starts once ICE has a valid pair (not only once one is
+        nominated: RFC 8445 §12.1)."""
         self.dtls.set_remote_fingerprints(remote_fingerprints)
         if self._dtls_role is not None:
             return  # renegotiation keeps the transport
@@ -366,11 +376,14 @@ class Connection:
     def poll_timeout(self) -> float | None:
         best = self.ice.poll_timeout()
         failed_at = self._ice_failed_at
+        sctp = self.sctp
+        probe = self._next_probe if sctp is not None and sctp.stalled_since is not None else None
         for deadline in (
             self.dtls.poll_timeout(),
-            self.sctp.poll_timeout() if self.sctp is not None else None,
+            sctp.poll_timeout() if sctp is not None else None,
             self.rtp.poll_timeout() if self.srtp is not None else None,
             failed_at + _SCTP_FAILED_GRACE if failed_at is not None else None,
+            probe,
         ):
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
@@ -525,9 +538,11 @@ class Connection:
         if stalled is None or pair is None:
             return
         last = pair.last_response
+        interval = max(0.1, 2 * (pair.current_round_trip_time or 0.0))
         if stalled != self._stall_seen:
             self._stall_seen = stalled
             self._last_consent = last
+            self._next_probe = now + interval
             return
         before = self._last_consent
         gap = 1.5 * self.ice.consent_interval
@@ -535,8 +550,14 @@ class Connection:
             # A consent check went unanswered during the stall, and one is answered
             # now: that was an outage, and it is over.
             self._path_changed(now)
-        elif from_peer and (last is None or now - last > self.ice.consent_interval):
+            self._next_probe = None
+            return
+        # Probe the path with single consent checks while stalled (libwebrtc pings a
+        # weak connection every few tens of ms), and at once when the peer's packets
+        # reappear: the answer to one is the moment the path is known to be back.
+        if from_peer or self._next_probe is None or now >= self._next_probe:
             self.ice.probe_consent(now)
+            self._next_probe = now + interval
 
     def _maybe_start_dtls_client(self, now: float) -> None:
         if not self._dtls_rtt_known and self.dtls.state in ("new", "connecting"):

@@ -1061,7 +1061,13 @@ class IceAgent:
         self._next_check = now + self.ta * (0.9 + 0.2 * self.rng.random())
 
     def _start_check(
-        self, now: float, pair: CandidatePair, *, nominating: bool, consent: bool = False
+        self,
+        now: float,
+        pair: CandidatePair,
+        *,
+        nominating: bool,
+        consent: bool = False,
+        probe: float | None = None,
     ) -> None:
         assert self.remote_ufrag is not None and self.remote_pwd is not None
         if not consent:
@@ -1079,7 +1085,10 @@ class IceAgent:
             request.add(AttrType.ICE_CONTROLLED, self.tie_breaker)
         data = request.serialize(short_term_key(self.remote_pwd), fingerprint=True)
         context = _Check(pair, nominating, consent, self.generation)
-        if consent:
+        if probe is not None:
+            pair.consent_requests_sent += 1
+            self._transactions.start(now, data, context, rto=probe, rc=1, rm=2)
+        elif consent:
             pair.consent_requests_sent += 1
             self._transactions.start(now, data, context, rto=self.consent_interval)
         else:
@@ -1471,7 +1480,8 @@ class IceAgent:
             return
         self._last_probe = now
         self._now = now
-        self._start_check(now, pair, nominating=False, consent=True)
+        # One transmission, no retransmissions: the owner probes again if it must.
+        self._start_check(now, pair, nominating=False, consent=True, probe=max(0.1, 2 * rtt))
 
     def _schedule_consent(self, now: float) -> None:
         # RFC 7675 §5.1: randomised interval, 0.8-1.2 of the base.
