@@ -376,7 +376,7 @@ class Association:
         remote_port: int = 5000,
         mtu: int = 1200,
         max_message_size: int = 256 * 1024,
-        max_receive_buffer: int = 4 * 1024 * 1024,
+        max_receive_buffer: int = 8 * 1024 * 1024,
         max_send_buffer: int = 16 * 1024 * 1024,
         outbound_streams: int = 65535,
         inbound_streams: int = 65535,
@@ -500,6 +500,7 @@ class Association:
         self._fr_exit = 0
         self._fast_rtx_allowance = False
         self._sacks_since_flush = 0  # each SACK is a chance to send Max.Burst packets
+        self._cwnd_full = False  # the last flush had more to send than cwnd allowed
         self._adv_ack = -1  # RFC 3758 Advanced.Peer.Ack.Point
         self._abandon_pending = False
         self._fwd_pending = False
@@ -1270,12 +1271,17 @@ class Association:
             self._in_fr = False
         if d and acked_bytes and not self._in_fr:
             cwnd = self._cwnd
+            # "Fully utilized" (§7.2.1): the last flush was held back by cwnd, or the
+            # flight filled it when this SACK came. (Several SACKs handled in one batch
+            # arrive before any refill: judging by the flight alone, only the first
+            # of them would count, and slow start would grow linearly.)
+            utilized = self._cwnd_full or flight_before + mtu > cwnd
             if cwnd <= self._ssthresh:
-                if flight_before + mtu > cwnd:
+                if utilized:
                     self._cwnd = cwnd + (acked_bytes if acked_bytes < mtu else mtu)
             else:
                 pba = self._pba + acked_bytes
-                if pba >= cwnd and flight_before + mtu > cwnd:
+                if pba >= cwnd and utilized:
                     pba -= cwnd
                     self._cwnd = cwnd + mtu
                 self._pba = pba
@@ -2421,6 +2427,9 @@ class Association:
             if taken:
                 assert msg is not None
                 self._consume_buffered(msg, taken)
+            # More to send, held back by cwnd or Max.Burst (not by the peer's window):
+            # the window is in full use (§7.2.1) until a later flush runs out of data.
+            self._cwnd_full = (self._rr or self._cur is not None) and rwnd > 0
             if tsn != first_tsn:
                 sent = True
                 self._next_tsn = tsn

@@ -1,0 +1,89 @@
+"""SCTP's congestion window over long paths, in simulated time: slow start grows it
+by about half each round trip (one PMTU per SACK, a SACK every second packet, RFC
+9260 §7.2.1) whether the sender handles SACKs one by one or in batches, as an event
+loop that wakes up every few milliseconds does; the receive window is never the limit
+at 300 ms x 100 Mbit/s."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from rtcpeer.datagram import Datagram
+from rtcpeer.testing import Simulator
+from tests.scenario.connections import Node, connect_pair
+
+
+class _Waking(Node):
+    """Handles what arrived since its last wake-up every ``tick`` seconds, in one
+    batch (``handle_datagrams``), like a busy asyncio driver."""
+
+    tick = 0.02
+    pending: list[Datagram]
+    due: float | None
+
+    def handle_datagram(self, now: float, datagram: Datagram) -> None:
+        self.pending.append(datagram)
+        if self.due is None:
+            self.due = now + self.tick
+
+    def poll_timeout(self) -> float | None:
+        own = self.conn.poll_timeout()
+        if self.due is None:
+            return own
+        return self.due if own is None else min(own, self.due)
+
+    def handle_timeout(self, now: float) -> None:
+        if self.due is not None and now >= self.due:
+            batch, self.pending, self.due = self.pending, [], None
+            self.conn.handle_datagrams(now, batch)
+        self.conn.handle_timeout(now)
+        self.drain(now)
+
+
+def _windows(batching: bool, one_way: float) -> tuple[list[int], int]:
+    """cwnd (in packets) sampled once a round trip through a bulk transfer, and the
+    smallest receive window the peer advertised."""
+    sim = Simulator(seed=1)
+    a, b = connect_pair(sim, {"latency": one_way})
+    if batching:
+        a.__class__ = _Waking
+        a.pending, a.due = [], None  # type: ignore[attr-defined]
+    b.bulk_labels.add("bulk")
+    channel = a.conn.channels.create(sim.now, "bulk")
+    assert sim.run_until(lambda: channel.state == "open", timeout=20.0)
+    payload = bytes(65536)
+    rtt = 4 * one_way  # two links each way
+    windows: list[int] = []
+    least_rwnd = 1 << 40
+    sctp = a.conn.sctp
+    assert sctp is not None
+    for _ in range(14):
+        while a.conn.channels.buffered_amount(channel) < 8 << 20:
+            a.conn.channels.send(sim.now, channel, payload)
+        a.conn.pump(sim.now)
+        a.drain(sim.now)
+        sim.run(rtt)
+        windows.append(sctp.cwnd // 1200)
+        # What the receiver last advertised: the sender's view of its window plus
+        # what is in flight (RFC 9260 §6.2.1).
+        least_rwnd = min(least_rwnd, sctp.peer_rwnd + sctp.flight_size)
+    return windows, least_rwnd
+
+
+@pytest.mark.parametrize("batching", [False, True], ids=["sack-by-sack", "batched-sacks"])
+def test_slow_start_grows_the_window_by_half_each_round_trip(batching: bool) -> None:
+    windows, _ = _windows(batching, one_way=0.075)  # 300 ms round trip
+    growth = [later / earlier for earlier, later in itertools.pairwise(windows[3:11])]
+    # One PMTU per SACK, a SACK every second packet: x1.5 per round trip (linear
+    # growth, a few packets a round trip, was the bug with batched SACKs).
+    assert all(g > 1.35 for g in growth), windows
+    assert windows[10] > 150  # linear growth reached about 25
+
+
+def test_the_receive_window_is_never_the_limit_at_300_ms_and_100_mbit() -> None:
+    _, least_rwnd = _windows(False, one_way=0.075)
+    bdp = 100e6 / 8 * 0.3  # 3.75 MB in flight fill the path
+    # Room for the path and for slow start's last doubling beyond it.
+    assert least_rwnd > 2 * bdp
