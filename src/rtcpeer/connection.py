@@ -57,7 +57,7 @@ _EARLY_MEDIA: Final = 64
 _DTLS_MIN_RTO: Final = 0.05
 # ICE "failed" (consent lost for 30 s, RFC 7675) leaves this long for an ICE restart
 # to begin before the association is given up and the channels close with an error.
-_SCTP_FAILED_GRACE: Final = 5.0
+_SCTP_FAILED_GRACE: Final = 10.0
 
 
 class SctpStateEvent:
@@ -242,7 +242,7 @@ class Connection:
                     for more in extra:
                         self._receive(now, dtls, more)
         if self.sctp is not None and self.sctp.stalled_since is not None:
-            self._check_path(now, from_peer=True)
+            self._check_path(now)
         self._pump(now)
 
     def _receive(self, now: float, dtls: DtlsTransport, data: bytes) -> None:
@@ -370,14 +370,18 @@ class Connection:
                 self._events.append(event)
             self._send_media(now)
         if self.sctp is not None and self.sctp.stalled_since is not None:
-            self._check_path(now, from_peer=False)
+            self._check_path(now)
         self._pump(now)
 
     def poll_timeout(self) -> float | None:
         best = self.ice.poll_timeout()
         failed_at = self._ice_failed_at
         sctp = self.sctp
-        probe = self._next_probe if sctp is not None and sctp.stalled_since is not None else None
+        probe = (
+            self._next_probe
+            if sctp is not None and sctp.stalled_since is not None and self.ice.selected is not None
+            else None
+        )
         for deadline in (
             self.dtls.poll_timeout(),
             sctp.poll_timeout() if sctp is not None else None,
@@ -513,14 +517,17 @@ class Connection:
             if previous == "disconnected" and event.state in ("connected", "completed"):
                 self._path_changed(now)  # consent is back after an outage
         elif isinstance(event, IceSelectedPairEvent):
-            if self._had_selected:
-                self._path_changed(now)  # a new pair (after a restart, or a better one)
+            sctp = self.sctp
+            if self._had_selected and sctp is not None and sctp.stalled_since is not None:
+                # A new pair (after a restart) while data waits on a backed-off timer.
+                # (An upgrade to a better pair while the old one works changes nothing.)
+                self._path_changed(now)
             self._had_selected = True
 
     def _path_changed(self, now: float) -> None:
-        """Tell SCTP its path changed or returned: it retransmits what is outstanding
-        now, with an RTO from the pair's measured round trip (RFC 9260 §6.3.3 lets a
-        sender do so on a path change), instead of after its backed-off T3-rtx."""
+        """Tell SCTP its path changed or came back: it retransmits what is outstanding
+        now, with an RTO from the pair's measured round trip, as a T3-rtx expiry would
+        (RFC 9260 §6.3.3 E3), instead of when its backed-off timer fires."""
         sctp = self.sctp
         pair = self.ice.selected
         if sctp is None or pair is None:
@@ -528,14 +535,17 @@ class Connection:
         sctp.path_changed(now, pair.current_round_trip_time)
         self._last_consent = pair.last_response
 
-    def _check_path(self, now: float, from_peer: bool) -> None:
-        """While SCTP is stalled (T3-rtx expired with nothing acknowledged), a consent
-        response proves the path works again; anything from the peer on the selected
-        pair is a hint that it may, so we check consent at once."""
+    def _check_path(self, now: float) -> None:
+        """While SCTP is stalled (T3-rtx expired with nothing acknowledged), probe the
+        path with single consent checks every max(0.1 s, 2 RTT) (libwebrtc pings a
+        weak connection every few tens of ms). A consent answer that ends a gap of
+        more than 1.5 consent intervals between answers means an outage just ended:
+        SCTP retransmits at once instead of after its backed-off timer."""
         sctp = self.sctp
         pair = self.ice.selected
         stalled = sctp.stalled_since if sctp is not None else None
         if stalled is None or pair is None:
+            self._next_probe = None
             return
         last = pair.last_response
         interval = max(0.1, 2 * (pair.current_round_trip_time or 0.0))
@@ -545,17 +555,14 @@ class Connection:
             self._next_probe = now + interval
             return
         before = self._last_consent
-        gap = 1.5 * self.ice.consent_interval
-        if last is not None and before is not None and last > stalled and last - before > gap:
-            # A consent check went unanswered during the stall, and one is answered
-            # now: that was an outage, and it is over.
-            self._path_changed(now)
-            self._next_probe = None
-            return
-        # Probe the path with single consent checks while stalled (libwebrtc pings a
-        # weak connection every few tens of ms), and at once when the peer's packets
-        # reappear: the answer to one is the moment the path is known to be back.
-        if from_peer or self._next_probe is None or now >= self._next_probe:
+        if last is not None and last != before:
+            self._last_consent = last  # consecutive answers: compare each with the last
+            gap = 1.5 * self.ice.consent_interval
+            if before is not None and last > stalled and last - before > gap:
+                self._path_changed(now)
+                self._next_probe = None
+                return
+        if self._next_probe is None or now >= self._next_probe:
             self.ice.probe_consent(now)
             self._next_probe = now + interval
 

@@ -142,3 +142,22 @@ def test_an_ice_restart_begun_after_failure_keeps_the_channels() -> None:
     a.conn.channels.send(sim.now, channel, "still here")  # type: ignore[arg-type]
     a.conn.pump(sim.now)
     assert sim.run_until(lambda: "still here" in _messages(b), timeout=10.0)
+
+
+def test_no_timer_spins_while_a_stalled_association_has_no_pair() -> None:
+    """After a restart from "failed" no pair is selected until checks succeed: the
+    path probe has nowhere to go, and its deadline must not stay in the past."""
+    sim, a, _b, channel = _open_pair(seed=9)
+    _host(sim, "b").online = False  # type: ignore[attr-defined]
+    a.conn.channels.send(sim.now, channel, "stuck")  # type: ignore[arg-type]
+    a.conn.pump(sim.now)
+    assert sim.run_until(lambda: a.conn.ice.state == "failed", timeout=60.0)
+    a.conn.ice.restart(sim.now)
+    a.conn.pump(sim.now)
+    assert a.conn.ice.selected is None and a.conn.sctp is not None
+    for _ in range(3):
+        now = sim.now
+        a.conn.handle_timeout(now)
+        deadline = a.conn.poll_timeout()
+        assert deadline is None or deadline > now
+        sim.run(0.5)

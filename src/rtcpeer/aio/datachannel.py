@@ -24,8 +24,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Messages a peer-opened channel keeps while nobody listens for them.
+#: Messages (and bytes) a peer-opened channel keeps while nobody listens for them.
 _HELD_LIMIT = 4096
+_HELD_BYTES = 1 << 20
 
 #: W3C ``RTCPriorityType`` -> DCEP priority (WebRTC Priority Control, RFC 8832 §5.1).
 DCEP_PRIORITIES: dict[str, int] = {"very-low": 128, "low": 256, "medium": 512, "high": 1024}
@@ -80,6 +81,7 @@ class RTCDataChannel(EventTarget):
         self._binary_type = "arraybuffer"
         # Messages that arrive before anyone listens (see _hold_messages).
         self._held: list[MessageEvent] | None = None
+        self._held_bytes = 0
         self._flush_scheduled = False
 
     # -- attributes ---------------------------------------------------------------------
@@ -170,14 +172,16 @@ class RTCDataChannel(EventTarget):
     # -- dispatch from the peer connection -------------------------------------------------
 
     def _fire(self, type_: str) -> None:
+        if self._held and type_ in ("closing", "close"):
+            self._flush_held()  # messages come before the channel says it closes
         self.dispatchEvent(_Event(type_, self))
 
     def _hold_messages(self) -> None:
         """A channel the peer opened: its first messages may arrive in the same batch
         as its DCEP OPEN, before an ``async def ondatachannel`` handler (which runs as
-        a task) had a chance to set ``onmessage``. They are kept (up to
-        ``_HELD_LIMIT``) until a message handler is registered, then delivered in
-        order."""
+        a task) had a chance to set ``onmessage``. They are kept (up to 4096
+        messages and 1 MiB) until a message handler is registered, then delivered
+        in order, and before the channel's ``closing``/``error``/``close``."""
         self._held = []
 
     def _fire_message(self, data: str | bytes) -> None:
@@ -185,17 +189,16 @@ class RTCDataChannel(EventTarget):
         held = self._held
         if held is not None:
             if held or not self._has_message_listener():
-                if len(held) < _HELD_LIMIT:
+                if len(held) < _HELD_LIMIT and self._held_bytes + len(data) <= _HELD_BYTES:
                     held.append(event)
+                    self._held_bytes += len(data)
                     return
                 logger.warning(
                     "%r: %d messages arrived and nobody listens; set onmessage",
                     self,
-                    _HELD_LIMIT,
+                    len(held) + 1,
                 )
-                self._held = None
-                for earlier in held:
-                    self.dispatchEvent(earlier)
+                self._flush_held()
             else:
                 self._held = None
         self.dispatchEvent(event)
@@ -215,10 +218,13 @@ class RTCDataChannel(EventTarget):
 
     def _flush_held(self) -> None:
         held, self._held = self._held or [], None
+        self._held_bytes = 0
         for event in held:
             self.dispatchEvent(event)
 
     def _fire_error(self, error: RTCError) -> None:
+        if self._held:
+            self._flush_held()
         self.dispatchEvent(RTCErrorEvent("error", error, self))
 
     def __repr__(self) -> str:

@@ -205,7 +205,7 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
             1 for ssrc in connection.rtp.streams if ssrc not in pc._stream_owner
         ),
         rtcpeerUnroutedRtpPackets=sum(
-            s.packets_received
+            s.packets_received_total
             for ssrc, s in connection.rtp.streams.items()
             if ssrc not in pc._stream_owner
         ),

@@ -38,8 +38,8 @@ answer it; when a handshake datagram arrives after the handshake completed and O
 produced nothing in reply, the transport resends its final flight itself (RFC 6347
 §4.2.4). The same holds during the handshake: a datagram that only repeats handshake
 fragments already received (the peer retransmitting its flight, so ours was lost)
-gets our last flight again at once, at most every 50 ms, instead of waiting for our
-timer. Handshakes under loss thus complete in simulated time without real waits.
+gets our last flight again at once (at most every 50 ms, doubling while nothing
+progresses), instead of waiting for our timer. Handshakes under loss thus complete in simulated time without real waits.
 """
 
 from __future__ import annotations
@@ -207,6 +207,7 @@ class DtlsTransport:
         "_pipe",
         "_remote_chain",
         "_remote_fingerprints",
+        "_repeat_interval",
         "_role",
         "_rto",
         "_seen_fragments",
@@ -265,6 +266,7 @@ class DtlsTransport:
         self._initial_rto = _INITIAL_RTO
         self._max_timeouts = _MAX_TIMEOUTS
         self._seen_fragments: set[tuple[int, int, int]] = set()
+        self._repeat_interval = _REPEAT_INTERVAL
         self._deferred = False
         self._timeouts = 0
         self._last_flight: list[bytes] = []
@@ -432,12 +434,14 @@ class DtlsTransport:
                 not self._handshake(now)
                 and repeat
                 and self._last_flight
-                and now - self._final_sent_at >= _REPEAT_INTERVAL
+                and now - self._final_sent_at >= self._repeat_interval
             ):
                 # The peer sent its last flight again, so ours was lost (or never
                 # left): OpenSSL drops the copy and says nothing, so we resend ours
-                # now rather than at our next timeout (RFC 6347 §4.2.4).
+                # now rather than at our next timeout (RFC 6347 §4.2.4). Backing off
+                # while nothing progresses keeps two such ends from ping-ponging.
                 self._final_sent_at = now
+                self._repeat_interval = min(self._repeat_interval * 2, _MAX_RTO)
                 self._transmits.extend(self._last_flight)
                 self.retransmissions += 1
             return
@@ -486,6 +490,7 @@ class DtlsTransport:
             if out:
                 self._transmits.extend(out)
                 self._last_flight = out
+                self._final_sent_at = now
             self.retransmissions += 1
             if self._count_timeout():
                 self._rto = min(self._rto * 2, _MAX_RTO)
@@ -504,6 +509,7 @@ class DtlsTransport:
         # ``now`` runs ahead of the real clock (simulated time): resend verbatim.
         if not self._count_timeout():
             return
+        self._final_sent_at = now
         self._transmits.extend(self._last_flight)
         self.retransmissions += 1
         self._rto = min(self._rto * 2, _MAX_RTO)
@@ -646,6 +652,7 @@ class DtlsTransport:
             self._transmits.extend(out)
             self._last_flight = out
             self._final_sent_at = now
+            self._repeat_interval = _REPEAT_INTERVAL
             self._timeouts = 0
         if done:
             self._on_handshake_done(bool(out))
@@ -690,9 +697,10 @@ class DtlsTransport:
                     int.from_bytes(data[body + 9 : body + 12], "big"),
                 )
                 any_record = True
-                if key not in seen and len(seen) < 256:
-                    seen.add(key)
+                if key not in seen:
                     repeat = False
+                    if len(seen) < 256:  # a handshake has a few dozen fragments at most
+                        seen.add(key)
             pos = body + length
         return repeat and any_record
 

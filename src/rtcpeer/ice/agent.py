@@ -722,9 +722,11 @@ class IceAgent:
         """Queue application data on the selected pair.
 
         Before a pair is selected, RFC 8445 §12.1 lets data go on any valid pair: the
-        one the peer's own data came in on, else the best valid one, else (the peer is
-        already talking to us there) the pair whose check is in progress. With none of
-        those the datagram is held (a few) and sent the moment a pair can carry it.
+        one the peer's own data came in on, else the best valid one. Beyond the RFC,
+        the pair whose check is in progress also carries it when the peer's own
+        (authenticated-path) data came in on it: the peer already talks to us there,
+        and its DTLS flight would otherwise wait a round trip. With none of those the
+        datagram is held (a few) and sent the moment a pair can carry it.
         False (nothing queued, counted in :attr:`dropped_unsendable`) once consent is
         lost (RFC 7675 §5.1: stop sending) or the hold is full."""
         pair = self.selected
@@ -1087,7 +1089,7 @@ class IceAgent:
         context = _Check(pair, nominating, consent, self.generation)
         if probe is not None:
             pair.consent_requests_sent += 1
-            self._transactions.start(now, data, context, rto=probe, rc=1, rm=2)
+            self._transactions.start(now, data, context, rto=probe, rc=1)
         elif consent:
             pair.consent_requests_sent += 1
             self._transactions.start(now, data, context, rto=self.consent_interval)
@@ -1480,8 +1482,9 @@ class IceAgent:
             return
         self._last_probe = now
         self._now = now
-        # One transmission, no retransmissions: the owner probes again if it must.
-        self._start_check(now, pair, nominating=False, consent=True, probe=max(0.1, 2 * rtt))
+        # One transmission, no retransmissions (the owner probes again if it must);
+        # an answer up to a second (or 4 RTT) late still counts.
+        self._start_check(now, pair, nominating=False, consent=True, probe=max(1.0, 4 * rtt))
 
     def _schedule_consent(self, now: float) -> None:
         # RFC 7675 §5.1: randomised interval, 0.8-1.2 of the base.

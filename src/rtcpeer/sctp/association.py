@@ -2085,6 +2085,7 @@ class Association:
 
     def _close_silently(self) -> None:
         self._terminated = True
+        self._stalled_since = None
         if self._state is not _CLOSED:
             self._set_state(_CLOSED)
         self._send_ok = False

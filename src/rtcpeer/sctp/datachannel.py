@@ -431,10 +431,10 @@ class DataChannels:
                 lost = association.undelivered(channel.id)
                 if lost:
                     # What never reached the peer is part of the report (W3C closing
-                    # procedure); bufferedAmount keeps what was never even sent.
+                    # procedure); bufferedAmount still shows the part never sent.
                     reported = RTCError(
-                        f"{reported.message}; {lost} bytes sent on this channel were not "
-                        "acknowledged by the peer",
+                        f"{reported.message}; {lost} bytes on this channel never reached "
+                        "the peer (queued, or sent and not acknowledged)",
                         error_detail=reported.errorDetail,
                         sctp_cause_code=reported.sctpCauseCode,
                     )

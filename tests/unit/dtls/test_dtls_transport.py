@@ -998,3 +998,24 @@ def test_partial_flight_and_unrelated_records_are_not_repeats(
     pair.connect()
     assert (pair.client.state, pair.server.state) == ("connected", "connected")
     assert pair.client.retransmissions == pair.server.retransmissions == 0
+
+
+def test_answers_to_a_repeating_peer_back_off(
+    ecdsa_cert: Certificate, ecdsa_cert2: Certificate
+) -> None:
+    """A peer that keeps repeating its flight (or a replayer) gets our flight again
+    at most every 50 ms, doubling while nothing progresses: no ping-pong at a fixed
+    rate between two ends that each answer the other's repeats."""
+    client = DtlsTransport(ecdsa_cert, wall_time=WALL)
+    server = DtlsTransport(ecdsa_cert2, wall_time=WALL)
+    server.initial_rto = 60.0  # only answers to repeats, no timer
+    client.start(0.0, "client")
+    hello = client.poll_transmit()
+    assert hello is not None
+    server.start(0.0, "server")
+    server.handle_receive(0.0, hello)
+    list(iter(server.poll_transmit, None))
+    for step in range(1, 101):  # the same ClientHello every 10 ms for a second
+        server.handle_receive(step * 0.01, hello)
+    # 50, 100, 200, 400 ms apart: resent at about 0.05, 0.15, 0.35, 0.75 s.
+    assert 3 <= server.retransmissions <= 5
