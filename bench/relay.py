@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import random
+import socket
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux, needs CAP_NET_ADMIN
 
 
 @dataclass
@@ -105,6 +108,14 @@ class Relay:
         transport, _ = await self.loop.create_datagram_endpoint(
             lambda: side, local_addr=(LOOPBACK, 0)
         )
+        sock = transport.get_extra_info("socket")
+        for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):
+            # The queue is ours (``Impairment.queue``), not the kernel's: a socket
+            # buffer that overflows under a sender's burst would add losses no one
+            # configured.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, option, 32 << 20)
+                break
         port = transport.get_extra_info("sockname")[1]
         self.sides[(LOOPBACK, port)] = side
         self.by_real[real] = side

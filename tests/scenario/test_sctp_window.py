@@ -87,3 +87,34 @@ def test_the_receive_window_is_never_the_limit_at_300_ms_and_100_mbit() -> None:
     bdp = 100e6 / 8 * 0.3  # 3.75 MB in flight fill the path
     # Room for the path and for slow start's last doubling beyond it.
     assert least_rwnd > 2 * bdp
+
+
+def test_slow_start_ends_when_the_bottleneck_queue_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 100 Mbit/s bottleneck with a BDP-sized queue, 50 ms round trip: the round
+    trip grows as the queue fills, and slow start ends on that (HyStart++, RFC 9406)
+    before the first loss, instead of doubling on until the queue overflows."""
+    from rtcpeer.sctp.association import Association
+
+    exits: list[int] = []
+    original = Association._hystart
+
+    def watched(self: Association, cum: int, rtt: float) -> None:
+        before = self.stats.slow_start_exits
+        original(self, cum, rtt)
+        if self.stats.slow_start_exits != before:
+            exits.append(self.stats.retransmitted_chunks)
+
+    monkeypatch.setattr(Association, "_hystart", watched)
+    sim = Simulator(seed=1)
+    a, b = connect_pair(sim, {"latency": 0.0125, "rate": 100e6 / 8, "queue_bytes": 625_000})
+    b.bulk_labels.add("bulk")
+    channel = a.conn.channels.create(sim.now, "bulk")
+    assert sim.run_until(lambda: channel.state == "open", timeout=20.0)
+    payload = bytes(65536)
+    for _ in range(40):
+        while a.conn.channels.buffered_amount(channel) < 4 << 20:
+            a.conn.channels.send(sim.now, channel, payload)
+        a.conn.pump(sim.now)
+        a.drain(sim.now)
+        sim.run(0.05)
+    assert exits == [0]  # one exit, and nothing had been lost yet

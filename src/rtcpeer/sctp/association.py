@@ -197,6 +197,8 @@ class AssociationStats:
     fast_retransmits: int = 0
     fast_recoveries: int = 0
     t3_expirations: int = 0
+    #: Slow start left early because the round trip grew (HyStart++, RFC 9406).
+    slow_start_exits: int = 0
     abandoned_messages: int = 0
     forward_tsn_sent: int = 0
     forward_tsn_received: int = 0
@@ -500,6 +502,11 @@ class Association:
         self._fr_exit = 0
         self._fast_rtx_allowance = False
         self._sacks_since_flush = 0  # each SACK is a chance to send Max.Burst packets
+        # HyStart++ rounds (see _hystart).
+        self._hs_round_end = -1
+        self._hs_min = float("inf")
+        self._hs_last_min = float("inf")
+        self._hs_samples = 0
         self._cwnd_full = False  # the last flush had more to send than cwnd allowed
         self._adv_ack = -1  # RFC 3758 Advanced.Peer.Ack.Point
         self._abandon_pending = False
@@ -1201,6 +1208,9 @@ class Association:
         htna = 0
         if d:
             self._sacks_since_flush += 1
+            newest = out[cum - base]
+            if newest.nsent == 1 and not newest.acked and self._cwnd <= self._ssthresh:
+                self._hystart(cum, now - newest.sent_at)
             for i in range(old_cum + 1 - base, cum + 1 - base):
                 ch = out[i]
                 if not ch.acked:
@@ -1376,6 +1386,27 @@ class Association:
             ch.rtx = True
             heappush(self._rtxq, ch.tsn)
         return True
+
+    def _hystart(self, cum: int, rtt: float) -> None:
+        """Leave slow start when the round trip grows (RFC 9406 HyStart++'s delay
+        test; without its conservative phase, straight to congestion avoidance):
+        a queue is building at the bottleneck, and doubling on would overflow it.
+        A round is one window of data; each compares the least of its RTT samples
+        (of chunks sent once, cumulatively acknowledged) with the previous round's."""
+        if cum > self._hs_round_end:
+            self._hs_last_min = self._hs_min
+            self._hs_min = float("inf")
+            self._hs_samples = 0
+            self._hs_round_end = self._next_tsn - 1
+        if rtt < self._hs_min:
+            self._hs_min = rtt
+        self._hs_samples += 1
+        last = self._hs_last_min
+        if self._hs_samples >= 8 and last != float("inf"):
+            threshold = min(max(last / 8, 0.004), 0.016)
+            if self._hs_min >= last + threshold:
+                self._ssthresh = self._cwnd
+                self.stats.slow_start_exits += 1
 
     def _update_rto(self, r: float) -> None:
         """§6.3.1 C2, C3 with alpha 1/8 and beta 1/4."""
