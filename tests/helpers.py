@@ -13,3 +13,21 @@ async def until(predicate: Any, timeout: float = 10.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+async def nominated_pair(pc: Any, timeout: float = 10.0) -> tuple[Any, Any]:
+    """``(pair stats, report)`` of ``pc``'s nominated candidate pair, waiting for the
+    nomination: data may flow on a valid pair before one is nominated (RFC 8445
+    §12.1), so a channel can be open and busy before this returns."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        stats = await pc.getStats()
+        pair = next(
+            (s for s in stats.values() if s["type"] == "candidate-pair" and s.get("nominated")),
+            None,
+        )
+        if pair is not None:
+            return pair, stats
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("no candidate pair was nominated in time")
+        await asyncio.sleep(0.05)

@@ -11,6 +11,7 @@ from typing import Any
 
 from rtcpeer import RTCPeerConnection
 from rtcpeer.aio.mdns import MdnsService
+from tests.helpers import nominated_pair
 
 
 async def main() -> dict[str, Any]:
@@ -49,8 +50,7 @@ async def main() -> dict[str, Any]:
     await asyncio.wait_for(opened, 15)
     channel.send("resolved over mDNS")
     message = await asyncio.wait_for(got, 10)
-    stats = await plain.getStats()
-    pair = next(s for s in stats.values() if s.type == "candidate-pair" and s["nominated"])
+    pair, stats = await nominated_pair(plain)
     remote = stats[pair["remoteCandidateId"]]
     # Both connections share this loop's service, which knows its own names: ask over
     # the wire too, from a second querier on its own socket, as another host would.

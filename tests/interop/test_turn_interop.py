@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from rtcpeer import RTCPeerConnection
+from tests.helpers import nominated_pair
 from tests.interop.coturn import Coturn, coturn
 from tests.interop.harness import ChromiumBrowser, RtcpeerPeer, negotiate
 
@@ -82,8 +83,7 @@ async def test_relay_only_between_two_rtcpeers_is_byte_exact(
             channel.send(payload[offset : offset + 16384])
         await asyncio.wait_for(done, 60)
         assert b"".join(received) == payload
-        stats = await a.getStats()
-        pair = next(s for s in stats.values() if s.type == "candidate-pair" and s["nominated"])
+        pair, stats = await nominated_pair(a)
         local = stats[pair["localCandidateId"]]
         remote = stats[pair["remoteCandidateId"]]
         assert local["candidateType"] == remote["candidateType"] == "relay"
@@ -140,8 +140,7 @@ async def test_relay_only_with_chromium(turn: Coturn, relay_side: str, transport
             assert await remote.messages(1) == ["through coturn"]
             await remote.send(b"\x00" * 10000)
             assert await channel.messages(1) == [b"\x00" * 10000]
-            stats = await ours.pc.getStats()
-            pair = next(s for s in stats.values() if s.type == "candidate-pair" and s["nominated"])
+            pair, stats = await nominated_pair(ours.pc)
             types = {
                 stats[pair["localCandidateId"]]["candidateType"],
                 stats[pair["remoteCandidateId"]]["candidateType"],
