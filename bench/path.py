@@ -57,6 +57,33 @@ def _mapper(relay: RelayProcess) -> Ports:
     return port
 
 
+class _Arrivals:
+    """Counts what the receiving channel gets; ``done`` resolves at the last byte."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.received = 0
+        loop = asyncio.get_running_loop()
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.done: asyncio.Future[float] = loop.create_future()
+
+    def open(self, *_: Any) -> None:
+        if not self.opened.done():
+            self.opened.set_result(None)
+
+    def message(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.received >= self.total and not self.done.done():
+            self.done.set_result(time.perf_counter())
+
+    async def timed(self, send: Awaitable[None]) -> float:
+        """Seconds from the first send to the last byte received."""
+        await asyncio.wait_for(self.opened, 30)
+        start = time.perf_counter()
+        await send
+        return await asyncio.wait_for(self.done, 600) - start
+
+
 async def run_rtcpeer(total: int, relay: RelayProcess) -> float:
     os.environ["RTCPEER_HOST_ADDRESSES"] = LOOPBACK
     from rtcpeer import RTCPeerConnection
@@ -65,22 +92,11 @@ async def run_rtcpeer(total: int, relay: RelayProcess) -> float:
     ports = _mapper(relay)
     try:
         channel = a.createDataChannel("bulk")
-        loop = asyncio.get_running_loop()
-        opened: asyncio.Future[None] = loop.create_future()
-        done: asyncio.Future[float] = loop.create_future()
-        received = 0
-
-        def on_channel(event: Any) -> None:
-            def on_message(message: Any) -> None:
-                nonlocal received
-                received += len(message.data)
-                if received >= total and not done.done():
-                    done.set_result(time.perf_counter())
-
-            event.channel.onmessage = on_message
-
-        b.ondatachannel = on_channel
-        channel.onopen = lambda e: opened.done() or opened.set_result(None)
+        arrivals = _Arrivals(total)
+        b.ondatachannel = lambda e: setattr(
+            e.channel, "onmessage", lambda m: arrivals.message(m.data)
+        )
+        channel.onopen = arrivals.open
         await a.setLocalDescription()
         await _until(lambda: a.iceGatheringState == "complete")
         offer = a.localDescription
@@ -91,11 +107,7 @@ async def run_rtcpeer(total: int, relay: RelayProcess) -> float:
         answer = b.localDescription
         assert answer is not None
         await a.setRemoteDescription({"type": "answer", "sdp": through_relay(answer.sdp, ports)})
-        await asyncio.wait_for(opened, 30)
-        start = time.perf_counter()
-        await _send_flow_controlled(channel, total, lambda: None)
-        end = await asyncio.wait_for(done, 600)
-        return end - start
+        return await arrivals.timed(_send_flow_controlled(channel, total, None))
     finally:
         await a.close()
         await b.close()
@@ -111,35 +123,19 @@ async def run_aiortc(total: int, relay: RelayProcess) -> float:
     ports = _mapper(relay)
     try:
         channel = a.createDataChannel("bulk")
-        loop = asyncio.get_running_loop()
-        opened: asyncio.Future[None] = loop.create_future()
-        done: asyncio.Future[float] = loop.create_future()
-        received = 0
-
-        @b.on("datachannel")
-        def on_channel(remote: Any) -> None:
-            @remote.on("message")
-            def on_message(data: bytes) -> None:
-                nonlocal received
-                received += len(data)
-                if received >= total and not done.done():
-                    done.set_result(time.perf_counter())
-
-        channel.on("open", lambda: opened.done() or opened.set_result(None))
+        arrivals = _Arrivals(total)
+        b.on("datachannel", lambda remote: remote.on("message", arrivals.message))
+        channel.on("open", arrivals.open)
         await a.setLocalDescription(await a.createOffer())
         offer = through_relay(a.localDescription.sdp, ports)
         await b.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         await b.setLocalDescription(await b.createAnswer())
         answer = through_relay(b.localDescription.sdp, ports)
         await a.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        await asyncio.wait_for(opened, 30)
         low = asyncio.Event()
         channel.bufferedAmountLowThreshold = 1 << 20
         channel.on("bufferedamountlow", low.set)
-        start = time.perf_counter()
-        await _send_flow_controlled(channel, total, low)
-        end = await asyncio.wait_for(done, 600)
-        return end - start
+        return await arrivals.timed(_send_flow_controlled(channel, total, low))
     finally:
         await a.close()
         await b.close()
@@ -190,10 +186,11 @@ async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def _send_flow_controlled(channel: Any, total: int, low: Any) -> None:
-    """64 KiB messages, waiting for bufferedamountlow above 4 MiB buffered."""
-    event = low if isinstance(low, asyncio.Event) else asyncio.Event()
-    if not isinstance(low, asyncio.Event):
+async def _send_flow_controlled(channel: Any, total: int, low: asyncio.Event | None) -> None:
+    """64 KiB messages, waiting for bufferedamountlow above 4 MiB buffered (``low``
+    is set by it; None: a W3C channel, whose onbufferedamountlow is set here)."""
+    event = low if low is not None else asyncio.Event()
+    if low is None:
         channel.bufferedAmountLowThreshold = 1 << 20
         channel.onbufferedamountlow = lambda e: event.set()
     payload = bytes(65536)

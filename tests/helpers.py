@@ -31,3 +31,14 @@ async def nominated_pair(pc: Any, timeout: float = 10.0) -> tuple[Any, Any]:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("no candidate pair was nominated in time")
         await asyncio.sleep(0.05)
+
+
+def trickle_between(a: Any, b: Any) -> None:
+    """Each connection's candidates go to the other as they come (trickle ICE in one
+    process: the other must have its remote description by the time they arrive)."""
+    for x, y in ((a, b), (b, a)):
+        x.onicecandidate = (
+            lambda peer: (
+                lambda e: e.candidate and asyncio.ensure_future(peer.addIceCandidate(e.candidate))
+            )
+        )(y)

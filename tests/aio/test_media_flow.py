@@ -20,17 +20,12 @@ from rtcpeer import (
     ToneTrack,
     mediaDevices,
 )
-from tests.helpers import until
+from tests.helpers import trickle_between, until
 from tests.seed.test_seed_media import brightness
 
 
 async def connect(a: RTCPeerConnection, b: RTCPeerConnection) -> None:
-    for x, y in ((a, b), (b, a)):
-        x.onicecandidate = (
-            lambda peer: (
-                lambda e: e.candidate and asyncio.ensure_future(peer.addIceCandidate(e.candidate))
-            )
-        )(y)
+    trickle_between(a, b)
     await negotiate(a, b)
 
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from rtcpeer import RTCPeerConnection, ToneTrack
-from tests.helpers import until
+from tests.helpers import trickle_between, until
 
 
 def unsignalled(sdp: str) -> str:
@@ -25,12 +25,7 @@ def unsignalled(sdp: str) -> str:
 
 
 async def call(a: RTCPeerConnection, b: RTCPeerConnection) -> None:
-    for x, y in ((a, b), (b, a)):
-        x.onicecandidate = (
-            lambda peer: (
-                lambda e: e.candidate and asyncio.ensure_future(peer.addIceCandidate(e.candidate))
-            )
-        )(y)
+    trickle_between(a, b)
     await a.setLocalDescription()
     offer = a.localDescription
     assert offer is not None
@@ -43,38 +38,28 @@ async def transport_stats(pc: RTCPeerConnection) -> dict[str, Any]:
     return next(s for s in (await pc.getStats()).values() if s["type"] == "transport")
 
 
-async def test_audio_without_ssrc_or_mid_is_routed_by_its_payload_type() -> None:
-    a, b = RTCPeerConnection(), RTCPeerConnection()
-    tracks: list[Any] = []
-    b.ontrack = lambda e: tracks.append(e.track)
-    try:
-        a.addTrack(ToneTrack(440.0))
-        await call(a, b)
-        await until(lambda: bool(tracks))
-        frame = await asyncio.wait_for(tracks[0].recv(), 10)
-        assert frame.sample_rate == 48000
-        stats = await transport_stats(b)
-        assert stats["rtcpeerUnroutedRtpStreams"] == 0
-    finally:
-        await a.close()
-        await b.close()
+async def test_audio_without_ssrc_or_mid_is_routed_by_its_payload_type(pair: Any) -> None:
+    a, b, tracks = pair
+    a.addTrack(ToneTrack(440.0))
+    await call(a, b)
+    await until(lambda: bool(tracks))
+    frame = await asyncio.wait_for(tracks[0].recv(), 10)
+    assert frame.sample_rate == 48000
+    stats = await transport_stats(b)
+    assert stats["rtcpeerUnroutedRtpStreams"] == 0
 
 
-async def test_streams_sharing_a_payload_type_are_counted_when_unroutable() -> None:
-    a, b = RTCPeerConnection(), RTCPeerConnection()
-    try:
-        a.addTrack(ToneTrack(440.0))
-        a.addTrack(ToneTrack(880.0))  # two audio sections, both with Opus as 111
-        await call(a, b)
+async def test_streams_sharing_a_payload_type_are_counted_when_unroutable(pair: Any) -> None:
+    a, b, _ = pair
+    a.addTrack(ToneTrack(440.0))
+    a.addTrack(ToneTrack(880.0))  # two audio sections, both with Opus as 111
+    await call(a, b)
 
-        async def unrouted() -> int:
-            return int((await transport_stats(b))["rtcpeerUnroutedRtpStreams"])
+    async def unrouted() -> int:
+        return int((await transport_stats(b))["rtcpeerUnroutedRtpStreams"])
 
-        deadline = asyncio.get_running_loop().time() + 10
-        while await unrouted() < 2:
-            assert asyncio.get_running_loop().time() < deadline, "streams not counted"
-            await asyncio.sleep(0.05)
-        assert (await transport_stats(b))["rtcpeerUnroutedRtpPackets"] > 0
-    finally:
-        await a.close()
-        await b.close()
+    deadline = asyncio.get_running_loop().time() + 10
+    while await unrouted() < 2:
+        assert asyncio.get_running_loop().time() < deadline, "streams not counted"
+        await asyncio.sleep(0.05)
+    assert (await transport_stats(b))["rtcpeerUnroutedRtpPackets"] > 0

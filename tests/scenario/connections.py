@@ -132,3 +132,38 @@ def connect_pair(
     a.drain(now)
     b.drain(now)
     return a, b
+
+
+class _BatchingNode(Node):
+    """A node that handles what arrives in batches (``handle_datagrams``), as the
+    asyncio driver does after a socket wake-up: everything that arrived within
+    ``tick`` seconds of the first datagram (0: the same instant)."""
+
+    tick: float
+    pending: list[Datagram]
+    due: float | None
+
+    def handle_datagram(self, now: float, datagram: Datagram) -> None:
+        self.pending.append(datagram)
+        if self.due is None:
+            self.due = now + self.tick
+
+    def poll_timeout(self) -> float | None:
+        own = self.conn.poll_timeout()
+        if self.due is None:
+            return own
+        return self.due if own is None else min(own, self.due)
+
+    def handle_timeout(self, now: float) -> None:
+        if self.due is not None and now >= self.due:
+            batch, self.pending, self.due = self.pending, [], None
+            self.conn.handle_datagrams(now, batch)
+        self.conn.handle_timeout(now)
+        self.drain(now)
+
+
+def batching(node: Node, tick: float = 0.0) -> None:
+    """Make ``node`` handle its datagrams in batches from now on (see _BatchingNode)."""
+    node.__class__ = _BatchingNode
+    batched: _BatchingNode = node  # type: ignore[assignment]
+    batched.tick, batched.pending, batched.due = tick, [], None

@@ -27,7 +27,7 @@ from rtcpeer.ice.agent import IceSelectedPairEvent
 from rtcpeer.ice.candidate import Candidate
 from rtcpeer.sctp.datachannel import Channel, ChannelAnnounced
 from rtcpeer.testing import Simulator
-from tests.scenario.connections import WALL, Node, certificate
+from tests.scenario.connections import WALL, Node, batching, certificate
 
 ONE_WAY = 0.02  # link latency each way: a 40 ms round trip
 SIGNALING = 0.05  # one way through the signaling server
@@ -114,16 +114,22 @@ def place_call(
     def mark_signaled() -> None:
         call.signaled_at = max(call.signaled_at, sim.now)
 
-    def answer_arrives(offered: list[Candidate], with_end: bool) -> None:
-        # a: setRemoteDescription(answer).
+    def description_arrives(
+        node: Node, sender: Node, role: str, offered: list[Candidate], with_end: bool
+    ) -> None:
+        # setRemoteDescription: ICE credentials and candidates, DTLS role, SCTP.
         now = sim.now
         mark_signaled()
-        a.conn.set_remote_ice(
-            now, *b.conn.ice.local_credentials, offered, end_of_candidates=with_end
+        node.conn.set_remote_ice(
+            now, *sender.conn.ice.local_credentials, offered, end_of_candidates=with_end
         )
-        a.conn.start_dtls(now, a_role, b.conn.dtls.certificate.get_fingerprints())  # type: ignore[arg-type]
-        a.conn.start_sctp(now, 5000, 5000, 262144)
-        a.drain(now)
+        fingerprints = sender.conn.dtls.certificate.get_fingerprints()
+        node.conn.start_dtls(now, role, fingerprints)  # type: ignore[arg-type]
+        node.conn.start_sctp(now, 5000, 5000, 262144)
+        node.drain(now)
+
+    def answer_arrives(offered: list[Candidate], with_end: bool) -> None:
+        description_arrives(a, b, a_role, offered, with_end)
         if shape.offerer_trickles and shape.trickle_delay:
             for candidate in [*candidates(a), None]:
                 sim.call_later(
@@ -132,16 +138,8 @@ def place_call(
                 )
 
     def offer_arrives(offered: list[Candidate], with_end: bool) -> None:
-        # b: setRemoteDescription(offer), then setLocalDescription(answer).
-        now = sim.now
-        mark_signaled()
-        b.conn.set_remote_ice(
-            now, *a.conn.ice.local_credentials, offered, end_of_candidates=with_end
-        )
-        b.conn.start_dtls(now, b_role, a.conn.dtls.certificate.get_fingerprints())  # type: ignore[arg-type]
-        b.conn.start_sctp(now, 5000, 5000, 262144)
-        b.drain(now)
-        gather(b, "198.51.100.1", 6000)
+        description_arrives(b, a, b_role, offered, with_end)
+        gather(b, "198.51.100.1", 6000)  # setLocalDescription(answer)
         answered = candidates(b) if shape.answer_candidates else []
         sim.call_later(
             SIGNALING + shape.answer_delay,
@@ -296,31 +294,6 @@ def test_client_hello_before_any_valid_pair_is_held_then_sent() -> None:
     assert ice.dropped_unsendable == 0
 
 
-class _Batching(Node):
-    """Delivers the datagrams that arrive at the same instant as one batch
-    (``handle_datagrams``), as the asyncio driver does after one socket wake-up."""
-
-    pending: list[Datagram]
-    due: float | None
-
-    def handle_datagram(self, now: float, datagram: Datagram) -> None:
-        self.pending.append(datagram)
-        self.due = now
-
-    def poll_timeout(self) -> float | None:
-        own = self.conn.poll_timeout()
-        if self.due is None:
-            return own
-        return self.due if own is None else min(own, self.due)
-
-    def handle_timeout(self, now: float) -> None:
-        if self.pending:
-            batch, self.pending, self.due = self.pending, [], None
-            self.conn.handle_datagrams(now, batch)
-        self.conn.handle_timeout(now)
-        self.drain(now)
-
-
 def test_init_in_the_same_batch_as_the_finished_is_answered_on_first_sight() -> None:
     """b is the DTLS client and never initiates SCTP; a (server) finishes the
     handshake first and sends its INIT right behind its Finished. Both reach b in one
@@ -328,8 +301,7 @@ def test_init_in_the_same_batch_as_the_finished_is_answered_on_first_sight() -> 
     not after a's T1-init (1 s)."""
     call = place_call(SHAPES["trickle"], b_options={"sctp_initiate": False})
     b = call.b
-    b.__class__ = _Batching
-    b.pending, b.due = [], None  # type: ignore[attr-defined]
+    batching(b)
     assert call.sim.run_until(call.opened, timeout=30.0)
     assert call.sim.now - call.signaled_at < 0.5
     sa = call.a.conn.sctp
@@ -342,8 +314,7 @@ def test_srtp_in_the_same_batch_as_the_finished_is_kept_until_keys_exist() -> No
     "connected": kept, then unprotected once the keys are exported."""
     call = place_call(SHAPES["trickle"])
     a, b = call.a, call.b
-    b.__class__ = _Batching
-    b.pending, b.due = [], None  # type: ignore[attr-defined]
+    batching(b)
     sim = call.sim
     # a is the DTLS server: connected one flight before b. Send RTCP at once.
     sent: list[bool] = []

@@ -30,6 +30,18 @@ def _host(sim: Simulator, name: str) -> object:
     return next(h for h in sim.hosts if h.name == name)
 
 
+def _restart_ice(sim: Simulator, a: Node, b: Node) -> None:
+    """Both agents restart, as renegotiation with new credentials makes them."""
+    now = sim.now
+    a.conn.ice.restart(now)
+    b.conn.ice.restart(now)
+    b.conn.ice.set_remote_credentials(now, *a.conn.ice.local_credentials)
+    a.conn.ice.set_remote_credentials(now, *b.conn.ice.local_credentials)
+    for node in (a, b):
+        node.conn.pump(now)
+        node.drain(now)
+
+
 def _messages(node: Node) -> list[object]:
     return [e.data for e in node.of(ChannelMessage)]  # type: ignore[attr-defined]
 
@@ -70,15 +82,7 @@ def test_data_resumes_at_once_on_a_new_pair_after_an_ice_restart() -> None:
     a.drain(sim.now)
     sim.run(8.0)  # T3-rtx has backed off to several seconds
     link.online = True  # type: ignore[attr-defined]
-    # Both restart (what renegotiation with new credentials does to the agents).
-    now = sim.now
-    a.conn.ice.restart(now)
-    b.conn.ice.restart(now)
-    b.conn.ice.set_remote_credentials(now, *a.conn.ice.local_credentials)
-    a.conn.ice.set_remote_credentials(now, *b.conn.ice.local_credentials)
-    for node in (a, b):
-        node.conn.pump(now)
-        node.drain(now)
+    _restart_ice(sim, a, b)
     restarted = sim.now
     assert sim.run_until(lambda: _messages(b) == ["before the restart"], timeout=30.0)
     assert sim.now - restarted < 1.0
@@ -128,14 +132,7 @@ def test_an_ice_restart_begun_after_failure_keeps_the_channels() -> None:
     assert sim.run_until(lambda: a.conn.ice.state == "failed", timeout=60.0)
     link.online = True  # type: ignore[attr-defined]
     sim.run(1.0)  # the application reacts to "failed" with restartIce()
-    now = sim.now
-    a.conn.ice.restart(now)
-    b.conn.ice.restart(now)
-    b.conn.ice.set_remote_credentials(now, *a.conn.ice.local_credentials)
-    a.conn.ice.set_remote_credentials(now, *b.conn.ice.local_credentials)
-    for node in (a, b):
-        node.conn.pump(now)
-        node.drain(now)
+    _restart_ice(sim, a, b)
     assert sim.run_until(lambda: a.conn.ice.state in ("connected", "completed"), timeout=10.0)
     sim.run(10.0)
     assert channel.state == "open"  # type: ignore[attr-defined]

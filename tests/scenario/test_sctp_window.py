@@ -10,46 +10,17 @@ import itertools
 
 import pytest
 
-from rtcpeer.datagram import Datagram
 from rtcpeer.testing import Simulator
-from tests.scenario.connections import Node, connect_pair
+from tests.scenario.connections import batching, connect_pair
 
 
-class _Waking(Node):
-    """Handles what arrived since its last wake-up every ``tick`` seconds, in one
-    batch (``handle_datagrams``), like a busy asyncio driver."""
-
-    tick = 0.02
-    pending: list[Datagram]
-    due: float | None
-
-    def handle_datagram(self, now: float, datagram: Datagram) -> None:
-        self.pending.append(datagram)
-        if self.due is None:
-            self.due = now + self.tick
-
-    def poll_timeout(self) -> float | None:
-        own = self.conn.poll_timeout()
-        if self.due is None:
-            return own
-        return self.due if own is None else min(own, self.due)
-
-    def handle_timeout(self, now: float) -> None:
-        if self.due is not None and now >= self.due:
-            batch, self.pending, self.due = self.pending, [], None
-            self.conn.handle_datagrams(now, batch)
-        self.conn.handle_timeout(now)
-        self.drain(now)
-
-
-def _windows(batching: bool, one_way: float) -> tuple[list[int], int]:
+def _windows(batched: bool, one_way: float) -> tuple[list[int], int]:
     """cwnd (in packets) sampled once a round trip through a bulk transfer, and the
     smallest receive window the peer advertised."""
     sim = Simulator(seed=1)
     a, b = connect_pair(sim, {"latency": one_way})
-    if batching:
-        a.__class__ = _Waking
-        a.pending, a.due = [], None  # type: ignore[attr-defined]
+    if batched:
+        batching(a, tick=0.02)
     b.bulk_labels.add("bulk")
     channel = a.conn.channels.create(sim.now, "bulk")
     assert sim.run_until(lambda: channel.state == "open", timeout=20.0)
@@ -72,9 +43,9 @@ def _windows(batching: bool, one_way: float) -> tuple[list[int], int]:
     return windows, least_rwnd
 
 
-@pytest.mark.parametrize("batching", [False, True], ids=["sack-by-sack", "batched-sacks"])
-def test_slow_start_grows_the_window_by_half_each_round_trip(batching: bool) -> None:
-    windows, _ = _windows(batching, one_way=0.075)  # 300 ms round trip
+@pytest.mark.parametrize("batched", [False, True], ids=["sack-by-sack", "batched-sacks"])
+def test_slow_start_grows_the_window_by_half_each_round_trip(batched: bool) -> None:
+    windows, _ = _windows(batched, one_way=0.075)  # 300 ms round trip
     growth = [later / earlier for earlier, later in itertools.pairwise(windows[3:11])]
     # One PMTU per SACK, a SACK every second packet: x1.5 per round trip (linear
     # growth, a few packets a round trip, was the bug with batched SACKs).
