@@ -705,3 +705,30 @@ def _without_candidates(desc: dict[str, str]) -> dict[str, str]:
     lines = desc["sdp"].split("\r\n")
     kept = [line for line in lines if not line.startswith(("a=candidate:", "a=end-of-candidates"))]
     return {"type": desc["type"], "sdp": "\r\n".join(kept)}
+
+
+async def collide(ours: Peer, theirs: Peer, polite: str) -> tuple[CandidateRelay, CandidateRelay]:
+    """Perfect negotiation's glare: both make an offer at once; the impolite one
+    (``polite`` names the other, "rtcpeer" or the foreign peer's name) ignores the
+    incoming offer, the polite one rolls back implicitly by taking it, answers, and
+    then offers its own change again. Returns the candidate relays (to stop)."""
+    polite_peer, impolite_peer = (ours, theirs) if polite == "rtcpeer" else (theirs, ours)
+    offer_ours, offer_theirs = await asyncio.gather(
+        ours.set_local_description(), theirs.set_local_description()
+    )
+    assert offer_ours["type"] == offer_theirs["type"] == "offer"
+    impolite_offer = offer_theirs if polite == "rtcpeer" else offer_ours
+    to_polite = CandidateRelay(impolite_peer, polite_peer)
+    to_impolite = CandidateRelay(polite_peer, impolite_peer)
+    await polite_peer.set_remote_description(loopback_only(impolite_offer))
+    to_polite.remote_set.set()
+    answer = await polite_peer.set_local_description()
+    assert answer["type"] == "answer"
+    await impolite_peer.set_remote_description(loopback_only(answer))
+    to_impolite.remote_set.set()
+    again = await polite_peer.set_local_description()
+    assert again["type"] == "offer"  # its own change, rolled back, offered again
+    await impolite_peer.set_remote_description(loopback_only(again))
+    reply = await impolite_peer.set_local_description()
+    await polite_peer.set_remote_description(loopback_only(reply))
+    return to_polite, to_impolite

@@ -12,12 +12,11 @@ import pytest
 from rtcpeer import TestPatternTrack, ToneTrack
 from rtcpeer.sdp.codecs import HEADER_EXTENSIONS, VIDEO_FIRST_EXTENSION_IDS
 from tests.interop.harness import (
-    CandidateRelay,
     ChromiumBrowser,
     ChromiumPeer,
     Peer,
     RtcpeerPeer,
-    loopback_only,
+    collide,
     negotiate,
 )
 
@@ -100,34 +99,12 @@ async def test_colliding_offers_that_add_video(start: str, polite: str) -> None:
     browser = ChromiumBrowser()
     async with browser.running() as running:
         ours, theirs = await _session(start, running)
-        polite_peer: Peer
-        impolite_peer: Peer
-        polite_peer, impolite_peer = (ours, theirs) if polite == "rtcpeer" else (theirs, ours)
         tracks: list[Any] = []
         ours.pc.ontrack = lambda e: tracks.append(e.track)
         try:
             ours.pc.addTrack(TestPatternTrack())
             await theirs.add_media("second-video")
-            offer_ours, offer_theirs = await asyncio.gather(
-                ours.set_local_description(), theirs.set_local_description()
-            )
-            assert offer_ours["type"] == offer_theirs["type"] == "offer"
-            impolite_offer = offer_theirs if polite == "rtcpeer" else offer_ours
-            # The polite side rolls back (implicitly) and answers the impolite offer.
-            to_polite = CandidateRelay(impolite_peer, polite_peer)
-            to_impolite = CandidateRelay(polite_peer, impolite_peer)
-            await polite_peer.set_remote_description(loopback_only(impolite_offer))
-            to_polite.remote_set.set()
-            answer = await polite_peer.set_local_description()
-            assert answer["type"] == "answer"
-            await impolite_peer.set_remote_description(loopback_only(answer))
-            to_impolite.remote_set.set()
-            # Then its own change, rolled back, is offered again.
-            again = await polite_peer.set_local_description()
-            assert again["type"] == "offer"
-            await impolite_peer.set_remote_description(loopback_only(again))
-            reply = await impolite_peer.set_local_description()
-            await polite_peer.set_remote_description(loopback_only(reply))
+            relays = await collide(ours, theirs, polite)
             for peer in (ours, theirs):
                 assert await _signaling_state(peer) == "stable"
             # Both videos flow: Chromium's reaches us and is decoded.
@@ -138,7 +115,7 @@ async def test_colliding_offers_that_add_video(start: str, polite: str) -> None:
             video = next(t for t in tracks if t.kind == "video")
             frame = await asyncio.wait_for(video.recv(), 15)
             assert frame.width > 0
-            for relay in (to_polite, to_impolite):
+            for relay in relays:
                 relay.stop()
         finally:
             await ours.close()

@@ -15,6 +15,7 @@ from tests.interop.harness import (
     ChromiumPeer,
     Peer,
     RtcpeerPeer,
+    collide,
     foreign_peer,
     loopback_only,
     negotiate,
@@ -103,33 +104,12 @@ async def test_perfect_negotiation_with_colliding_offers(polite: str) -> None:
     async with browser.running() as running:
         theirs: ChromiumPeer = await running.peer()
         ours = RtcpeerPeer()
-        polite_peer, impolite_peer = (ours, theirs) if polite == "rtcpeer" else (theirs, ours)
         try:
             a = await ours.create_data_channel("from-rtcpeer")
             await theirs.add_media("recvonly")
-            offer_ours, offer_theirs = await asyncio.gather(
-                ours.set_local_description(), theirs.set_local_description()
-            )
-            assert offer_ours["type"] == offer_theirs["type"] == "offer"
-            offers = {"rtcpeer": offer_ours, "chromium": offer_theirs}
-            impolite_offer = offers["chromium" if polite == "rtcpeer" else "rtcpeer"]
-            # Collision: the polite side takes the impolite offer (implicit rollback).
-            to_polite = _relay(impolite_peer, polite_peer)
-            to_impolite = _relay(polite_peer, impolite_peer)
-            await polite_peer.set_remote_description(loopback_only(impolite_offer))
-            to_polite.remote_set.set()
-            answer = await polite_peer.set_local_description()
-            assert answer["type"] == "answer"
-            await impolite_peer.set_remote_description(loopback_only(answer))
-            to_impolite.remote_set.set()
+            await collide(ours, theirs, polite)
             for peer in (ours, theirs):
                 assert (await _signaling_state(peer)) == "stable"
-            # The polite side's own change was rolled back: it offers again now.
-            again = await polite_peer.set_local_description()
-            assert again["type"] == "offer"
-            await impolite_peer.set_remote_description(loopback_only(again))
-            reply = await impolite_peer.set_local_description()
-            await polite_peer.set_remote_description(loopback_only(reply))
             await a.wait_open(timeout=30)
             remote = await theirs.channel_from_event("from-rtcpeer")
             await a.send("after the glare")
@@ -139,12 +119,6 @@ async def test_perfect_negotiation_with_colliding_offers(polite: str) -> None:
         finally:
             await ours.close()
             await theirs.close()
-
-
-def _relay(source: Peer, sink: Peer) -> Any:
-    from tests.interop.harness import CandidateRelay
-
-    return CandidateRelay(source, sink)
 
 
 async def _signaling_state(peer: Peer) -> str:
