@@ -731,4 +731,15 @@ async def collide(ours: Peer, theirs: Peer, polite: str) -> tuple[CandidateRelay
     await impolite_peer.set_remote_description(loopback_only(again))
     reply = await impolite_peer.set_local_description()
     await polite_peer.set_remote_description(loopback_only(reply))
+    for peer in (ours, theirs):
+        assert await signaling_state(peer) == "stable"
     return to_polite, to_impolite
+
+
+async def signaling_state(peer: Peer) -> str:
+    """The peer's W3C signalingState, whichever stack it is."""
+    if isinstance(peer, RtcpeerPeer):
+        return str(peer.pc.signalingState)
+    if isinstance(peer, ChromiumPeer):
+        return str((await peer.states())["signalingState"])
+    return str(peer.pc.signalingState)  # type: ignore[attr-defined]

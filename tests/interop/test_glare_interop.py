@@ -14,7 +14,6 @@ from rtcpeer.sdp.codecs import HEADER_EXTENSIONS, VIDEO_FIRST_EXTENSION_IDS
 from tests.interop.harness import (
     ChromiumBrowser,
     ChromiumPeer,
-    Peer,
     RtcpeerPeer,
     collide,
     negotiate,
@@ -86,13 +85,6 @@ async def test_chromium_numbers_a_first_video_section_as_our_table_says() -> Non
             await theirs.close()
 
 
-async def _signaling_state(peer: Peer) -> str:
-    if isinstance(peer, RtcpeerPeer):
-        return peer.pc.signalingState
-    assert isinstance(peer, ChromiumPeer)
-    return (await peer.states())["signalingState"]
-
-
 @pytest.mark.parametrize("start", ["data", "audio", "audio-video"])
 @pytest.mark.parametrize("polite", ["rtcpeer", "chromium"])
 async def test_colliding_offers_that_add_video(start: str, polite: str) -> None:
@@ -105,8 +97,6 @@ async def test_colliding_offers_that_add_video(start: str, polite: str) -> None:
             ours.pc.addTrack(TestPatternTrack())
             await theirs.add_media("second-video")
             relays = await collide(ours, theirs, polite)
-            for peer in (ours, theirs):
-                assert await _signaling_state(peer) == "stable"
             # Both videos flow: Chromium's reaches us and is decoded.
             deadline = asyncio.get_running_loop().time() + 15
             while not any(t.kind == "video" for t in tracks):
