@@ -93,3 +93,59 @@ async def test_async_handlers_run_as_tasks() -> None:
     assert seen == []  # scheduled, not run inline
     await asyncio.wait_for(done.wait(), 1.0)
     assert seen == ["message"]
+
+
+async def test_handlers_without_a_parameter_are_called_without_the_event() -> None:
+    """The JavaScript ``() => ...`` habit works: every registration style, sync or
+    async, bound methods too."""
+    thing = Thing()
+    calls: list[str] = []
+    done = asyncio.Event()
+    thing.onopen = lambda: calls.append("on")
+    thing.addEventListener("open", lambda: calls.append("listener"))
+
+    @thing.on("open")
+    async def decorated() -> None:
+        calls.append("async")
+        done.set()
+
+    class Owner:
+        def opened(self) -> None:
+            calls.append("method")
+
+        def with_event(self, event: Any) -> None:
+            calls.append("method:" + event.type)
+
+    owner = Owner()
+    thing.addEventListener("open", owner.opened)
+    thing.addEventListener("open", owner.with_event)
+    thing.addEventListener("open", lambda *args: calls.append(f"varargs:{len(args)}"))
+    thing.addEventListener("open", lambda event=None: calls.append(f"default:{event.type}"))  # type: ignore[union-attr]
+    thing.dispatchEvent(Event("open"))
+    await asyncio.wait_for(done.wait(), 1.0)
+    assert calls == [
+        "on",
+        "listener",
+        "method",
+        "method:open",
+        "varargs:1",
+        "default:open",
+        "async",
+    ]
+
+
+def test_handlers_that_cannot_take_the_event_are_refused_when_registered() -> None:
+    thing = Thing()
+    with pytest.raises(TypeError, match="requires 2 arguments"):
+        thing.onopen = lambda a, b: None
+    with pytest.raises(TypeError, match="keyword-only"):
+        thing.addEventListener("open", lambda event, *, flag: None)
+    with pytest.raises(TypeError, match="requires 2 arguments"):
+        thing.on("open")(lambda a, b: None)
+    assert thing.onopen is None
+
+
+def test_snake_case_handler_names_are_refused() -> None:
+    thing = Thing()
+    with pytest.raises(AttributeError, match="onmessage"):
+        thing.on_message = lambda e: None  # type: ignore[attr-defined]

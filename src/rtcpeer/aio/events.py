@@ -10,7 +10,10 @@ handler three ways::
     def handler(event): ...
 
 Handlers may be plain functions or ``async def``; coroutine handlers are scheduled as
-tasks on the running loop. As in the DOM, the ``on<type>`` handler runs first, then the
+tasks on the running loop. A handler that takes no parameter (the JavaScript
+``() => ...`` habit: ``pc.oniceconnectionstatechange = lambda: print(...)``) is
+called without the event; one that cannot take the event is refused when it is
+registered, with a ``TypeError`` that says why. As in the DOM, the ``on<type>`` handler runs first, then the
 listeners in the order they were added; an exception in one handler is reported through
 the loop's exception handler and does not stop the others.
 """
@@ -18,6 +21,7 @@ the loop's exception handler and does not stop the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -37,6 +41,48 @@ class Event:
 
     type: str
     target: Any = None
+
+
+def _wants_event(callback: Callable[..., Any]) -> bool:
+    """Whether ``callback`` is called with the event (else with nothing); TypeError
+    if it can take neither."""
+    try:
+        hash(callback)
+    except TypeError:
+        return _inspect_handler(callback)
+    return _inspect_cached(callback)
+
+
+def _inspect_handler(callback: Callable[..., Any]) -> bool:
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # a builtin without a signature: pass the event
+        return True
+    positional = 0
+    required = 0
+    for parameter in signature.parameters.values():
+        kind = parameter.kind
+        if kind is parameter.VAR_POSITIONAL:
+            return True
+        if kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+            if parameter.default is parameter.empty:
+                required += 1
+        elif kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            raise TypeError(
+                f"handler {getattr(callback, '__qualname__', callback)!r} has a required "
+                f"keyword-only parameter {parameter.name!r}: an event handler takes the "
+                "event, or nothing"
+            )
+    if required > 1:
+        raise TypeError(
+            f"handler {getattr(callback, '__qualname__', callback)!r} requires {required} "
+            "arguments: an event handler takes one (the event) or none"
+        )
+    return positional > 0
+
+
+_inspect_cached = functools.lru_cache(maxsize=512)(_inspect_handler)
 
 
 class EventTarget:
@@ -61,6 +107,11 @@ class EventTarget:
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("on_") and name[3:].replace("_", "") in type(self)._event_types:
+            raise AttributeError(
+                f"{type(self).__name__} has no {name!r}: event handlers are spelled as "
+                f"in the browser, on{name[3:].replace('_', '')}"
+            )
         if name.startswith("on") and not name.startswith("on_") and name != "on":
             event_type = name[2:]
             if event_type not in type(self)._event_types:
@@ -71,6 +122,8 @@ class EventTarget:
                 )
             if value is not None and not callable(value):
                 raise TypeError(f"{name} must be a function, a coroutine function or None")
+            if value is not None:
+                _wants_event(value)  # refuses a handler that cannot take the event
             self._handlers[event_type] = value
             if value is not None:
                 self._listener_added(event_type)
@@ -80,6 +133,9 @@ class EventTarget:
     def addEventListener(self, type: str, listener: Callable[..., Any]) -> None:
         """Add ``listener`` for events of ``type`` (a second add of the same one is ignored)."""
         self._check_type(type)
+        if not callable(listener):
+            raise TypeError("a listener must be a function or a coroutine function")
+        _wants_event(listener)
         listeners = self._listeners.setdefault(type, [])
         if listener not in listeners:
             listeners.append(listener)
@@ -121,7 +177,7 @@ class EventTarget:
         callbacks.extend(self._listeners.get(event_type, ()))
         for callback in callbacks:
             try:
-                result = callback(event)
+                result = callback(event) if _wants_event(callback) else callback()
             except Exception:
                 logger.exception("%s handler for %r raised", type(self).__name__, event_type)
                 continue

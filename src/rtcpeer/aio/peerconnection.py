@@ -95,37 +95,101 @@ def _ice_string(length: int) -> str:
     return "".join(secrets.choice(_ICE_CHARS) for _ in range(length))
 
 
-@dataclass(frozen=True, slots=True)
-class RTCSessionDescription:
-    """``{type, sdp}``; also readable as a mapping (``desc["sdp"]``) so code that
-    passes it around as JSON works."""
+class _ReadOnlyDict(dict[str, Any]):
+    """A dict that ``json.dumps`` writes as it is (JavaScript's ``toJSON()``), whose
+    entries are the object's read-only attributes."""
 
-    type: str
-    sdp: str = ""
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"{type(self).__name__} is read-only; make a new one instead")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in dict.items(self))
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> Any:
+        return (type(self), (dict(self),))
+
+
+class RTCSessionDescription(_ReadOnlyDict):
+    """W3C ``RTCSessionDescription``: ``type`` and ``sdp``. It is also the dict
+    ``{"type": ..., "sdp": ...}``, so ``json.dumps({"sdp": pc.localDescription})``
+    works as ``JSON.stringify`` does, and such a dict is accepted wherever a
+    description is. ``RTCSessionDescription("offer", sdp)`` or
+    ``RTCSessionDescription({"type": "offer", "sdp": sdp})``."""
+
+    __slots__ = ()
+
+    def __init__(self, type: str | Mapping[str, Any] = "", sdp: str = "") -> None:
+        if isinstance(type, Mapping):
+            init = type
+            type, sdp = str(init.get("type") or ""), str(init.get("sdp") or "")
+        dict.__init__(self, type=type, sdp=sdp)
+
+    @property
+    def type(self) -> str:
+        return str(dict.__getitem__(self, "type"))
+
+    @property
+    def sdp(self) -> str:
+        return str(dict.__getitem__(self, "sdp"))
 
     def toJSON(self) -> dict[str, str]:
         return {"type": self.type, "sdp": self.sdp}
 
-    def __getitem__(self, key: str) -> str:
-        if key == "type":
-            return self.type
-        if key == "sdp":
-            return self.sdp
-        raise KeyError(key)
 
-    def keys(self) -> tuple[str, str]:
-        return ("type", "sdp")
-
-
-@dataclass(frozen=True, slots=True)
-class RTCIceCandidate:
+class RTCIceCandidate(_ReadOnlyDict):
     """W3C ``RTCIceCandidate``: ``candidate`` is the ``candidate:...`` string
-    (``""`` is end-of-candidates), with the m-section it belongs to."""
+    (``""`` is end-of-candidates), with the m-section it belongs to. It is also the
+    dict its ``toJSON()`` returns (``json.dumps`` writes it as JavaScript's
+    ``JSON.stringify`` would), and such a dict is accepted by ``addIceCandidate``.
+    ``RTCIceCandidate(candidate=..., sdpMid=..., sdpMLineIndex=...)`` or
+    ``RTCIceCandidate({"candidate": ..., ...})``."""
 
-    candidate: str = ""
-    sdpMid: str | None = None
-    sdpMLineIndex: int | None = None
-    usernameFragment: str | None = None
+    __slots__ = ()
+
+    def __init__(
+        self,
+        candidate: str | Mapping[str, Any] = "",
+        sdpMid: str | None = None,
+        sdpMLineIndex: int | None = None,
+        usernameFragment: str | None = None,
+    ) -> None:
+        if isinstance(candidate, Mapping):
+            init = candidate
+            candidate = str(init.get("candidate") or "")
+            sdpMid = init.get("sdpMid")
+            sdpMLineIndex = init.get("sdpMLineIndex")
+            usernameFragment = init.get("usernameFragment")
+        dict.__init__(
+            self,
+            candidate=candidate,
+            sdpMid=sdpMid,
+            sdpMLineIndex=sdpMLineIndex,
+            usernameFragment=usernameFragment,
+        )
+
+    @property
+    def candidate(self) -> str:
+        return str(dict.__getitem__(self, "candidate"))
+
+    @property
+    def sdpMid(self) -> str | None:
+        value: str | None = dict.__getitem__(self, "sdpMid")
+        return value
+
+    @property
+    def sdpMLineIndex(self) -> int | None:
+        value: int | None = dict.__getitem__(self, "sdpMLineIndex")
+        return value
+
+    @property
+    def usernameFragment(self) -> str | None:
+        value: str | None = dict.__getitem__(self, "usernameFragment")
+        return value
 
     def _parsed(self) -> Candidate | None:
         return Candidate.parse(self.candidate) if self.candidate else None
@@ -161,18 +225,7 @@ class RTCIceCandidate:
         return parsed.foundation if parsed else None
 
     def toJSON(self) -> dict[str, Any]:
-        return {
-            "candidate": self.candidate,
-            "sdpMid": self.sdpMid,
-            "sdpMLineIndex": self.sdpMLineIndex,
-            "usernameFragment": self.usernameFragment,
-        }
-
-    def __getitem__(self, key: str) -> Any:
-        return self.toJSON()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.toJSON().get(key, default)
+        return dict(self)
 
 
 @dataclass(frozen=True, slots=True)
