@@ -115,6 +115,11 @@ _MAX_REMOTE_CANDIDATES: Final = 250
 #: Datagrams of application data held while no pair can carry them (a DTLS flight or
 #: an SCTP INIT made before ICE has a valid pair); sent as soon as one can.
 _MAX_HELD: Final = 32
+#: Error responses to unauthenticated requests: at most this many a second (burst).
+_ERROR_RATE: Final = 5.0
+_ERROR_BURST: Final = 10.0
+#: Peer-reflexive pairs learned after completion, checked at once (more: ignored).
+_MAX_LATE_PAIRS: Final = 4
 
 
 def _random_ice_string(length: int) -> str:
@@ -232,6 +237,9 @@ class CandidatePair:
     last_packet_received: float | None = None
     last_response: float | None = None
     generation: int = 0
+    #: A peer-reflexive pair learned from a check after ICE completed (a replay, or
+    #: the peer moving): it does not reopen checking, and goes if it fails.
+    learned_late: bool = False
     key: tuple[Address, Address] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -368,6 +376,8 @@ class IceAgent:
         # Where the peer's application data came from before a pair was selected.
         self._data_route: tuple[Address, Address] | None = None
         self._last_probe = float("-inf")
+        self._error_tokens = _ERROR_BURST
+        self._error_at = 0.0
 
     # -- public: gathering --------------------------------------------------------------
 
@@ -1134,6 +1144,8 @@ class IceAgent:
             return  # consent is judged by the time since the last response
         if context.generation == self.generation and pair.state == "in-progress":
             pair.state = "failed"
+            if pair.learned_late and pair is not self.selected:
+                self._prune(pair)
         if self._nominating is pair:
             self._nominating = None
             self._nominate_at = float("-inf")  # try the next best pair at once
@@ -1170,10 +1182,17 @@ class IceAgent:
         if not request.has_fingerprint or not request.check_fingerprint():
             self.dropped_malformed += 1
             return
-        if password is None or not request.check_integrity(short_term_key(password)):
-            # RFC 8489 §9.1.3: 401 without integrity (we cannot sign for a stranger).
+        if password is None:
+            # Not for us (or a stranger guessing): no answer at all, so nobody can
+            # make us reflect packets at a third party by naming it as the source.
             self.dropped_unauthenticated += 1
-            self._send_error(datagram, request, 401, None)
+            return
+        if not request.check_integrity(short_term_key(password)):
+            # RFC 8489 §9.1.3: 401 without integrity (we cannot sign for a stranger),
+            # at most _ERROR_RATE a second: never a flood towards a forged source.
+            self.dropped_unauthenticated += 1
+            if self._error_allowed(now):
+                self._send_error(datagram, request, 401, None)
             return
         key = short_term_key(password)
         unknown = request.unknown_required()
@@ -1227,6 +1246,16 @@ class IceAgent:
                     self._schedule_checks(now)
         self._update_state(now)
 
+    def _error_allowed(self, now: float) -> bool:
+        """Token bucket for error responses to unauthenticated requests."""
+        tokens = min(_ERROR_BURST, self._error_tokens + (now - self._error_at) * _ERROR_RATE)
+        self._error_at = now
+        if tokens < 1.0:
+            self._error_tokens = tokens
+            return False
+        self._error_tokens = tokens - 1.0
+        return True
+
     def _pair_for_request(
         self, now: float, datagram: Datagram, request: StunMessage
     ) -> CandidatePair | None:
@@ -1235,6 +1264,9 @@ class IceAgent:
             return pair
         # §7.3.1.3: an unknown source is a peer-reflexive remote candidate.
         remote = next((r for r in self.remote_candidates if r.address == datagram.src), None)
+        late = self.state == "completed" and remote is None
+        if late and sum(p.learned_late for p in self.pairs) >= _MAX_LATE_PAIRS:
+            return None  # answered, but not worth a check: a replay flood, likely
         if remote is None:
             priority = request.priority or candidate_priority("prflx")
             ip, port = datagram.src
@@ -1260,7 +1292,10 @@ class IceAgent:
         )
         if local is None:
             return None
-        return self._add_pair(now, local, remote)
+        pair = self._add_pair(now, local, remote)
+        if pair is not None and late:
+            pair.learned_late = True
+        return pair
 
     def _send_error(
         self,
@@ -1524,7 +1559,20 @@ class IceAgent:
         self._events.append(IceGatheringStateEvent(state))
 
     def _checks_finished(self) -> bool:
-        return all(p.state in ("succeeded", "failed") for p in self.pairs)
+        # A pair learned from a check after completion (a replay, say) does not
+        # reopen checking: the state the user sees stays "completed".
+        return all(p.state in ("succeeded", "failed") or p.learned_late for p in self.pairs)
+
+    def _prune(self, pair: CandidatePair) -> None:
+        """Forget a failed pair learned late, and its peer-reflexive candidate
+        (RFC 8445 §6.1.2.6, §8.3: pairs that cannot work are removed)."""
+        if pair in self.pairs:
+            self.pairs.remove(pair)
+        self._pair_by_key.pop(pair.key, None)
+        remote = pair.remote
+        unused = not any(p.remote is remote for p in self.pairs)
+        if remote.candidate.type == "prflx" and unused and remote in self.remote_candidates:
+            self.remote_candidates.remove(remote)
 
     def _update_state(self, now: float | None) -> None:
         if self._closed or self._consent_revoked:
