@@ -98,3 +98,20 @@ def test_unauthenticated_checks_get_few_answers_and_strangers_none() -> None:
     assert sum(len(d.data) for d in answers) < sum(len(_forged(a, ours)) for _ in range(sent)) / 20
     assert a.agent.dropped_unauthenticated >= sent - 25
     assert a.agent.state == "completed"
+
+
+def test_application_data_from_a_stranger_goes_no_further() -> None:
+    """DTLS- and SRTP-looking datagrams from an address ICE never saw the peer at are
+    dropped by the agent (and counted), before DTLS or SRTP spend anything on them."""
+    sim, a, b, _checks, attacker = _connected_pair(seed=7)
+    target = a.agent.selected.local.base if a.agent.selected else ("192.0.2.1", 5000)
+    before = list(a.received)
+    for _ in range(100):
+        attacker.out.append(Datagram(ATTACKER, target, b"\x17\xfe\xfd" + bytes(40)))
+        attacker.out.append(Datagram(ATTACKER, target, b"\x80\x60" + bytes(40)))
+    sim.run(1.0)
+    assert a.received == before
+    assert a.agent.dropped_unknown_source == 200
+    assert a.agent.send(b"\x17still fine")
+    sim.run(0.1)
+    assert b.received[-1] == b"\x17still fine"

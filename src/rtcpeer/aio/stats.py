@@ -210,6 +210,7 @@ def collect_stats(pc: RTCPeerConnection, timestamp: float) -> RTCStatsReport:
             if ssrc not in pc._stream_owner
         ),
         rtcpeerUnsendableDatagrams=agent.dropped_unsendable,
+        rtcpeerUnknownSourceDatagrams=agent.dropped_unknown_source,
         rtcpeerEarlyPacketsDropped=connection.early_dropped,
     )
     if selected is not None:

@@ -371,6 +371,8 @@ class IceAgent:
         #: Application datagrams that could not be sent: no pair before the hold
         #: overflowed, or after consent was lost or the agent closed.
         self.dropped_unsendable = 0
+        #: Application data from an address no valid or peer-checked pair has.
+        self.dropped_unknown_source = 0
         # Application data made before any pair is valid, sent once one is (§12.1).
         self._held: list[bytes] = []
         # Where the peer's application data came from before a pair was selected.
@@ -828,14 +830,21 @@ class IceAgent:
         pair = self.selected
         if pair is None or pair.key != (datagram.dst, datagram.src):
             pair = self._pair_by_key.get((datagram.dst, datagram.src))
-            if pair is not None and self.selected is None:
+            if pair is None or not (
+                pair.state == "succeeded" or pair.requests_received or pair is self.selected
+            ):
+                # Application data only from where ICE has seen the peer: a valid
+                # pair, or one the peer sent an authenticated check on. Anything
+                # else (a stranger's DTLS or SRTP lookalikes) goes no further.
+                self.dropped_unknown_source += 1
+                return None
+            if self.selected is None:
                 self._data_route = pair.key
                 if self._held and pair.state in ("succeeded", "in-progress"):
                     self._flush_held()
-        if pair is not None:
-            pair.packets_received += 1
-            pair.bytes_received += len(data)
-            pair.last_packet_received = now
+        pair.packets_received += 1
+        pair.bytes_received += len(data)
+        pair.last_packet_received = now
         return data
 
     def poll_transmit(self) -> Datagram | None:
