@@ -26,9 +26,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bench.datachannel import send_flow_controlled
 from bench.relay import LOOPBACK, Impairment, RelayProcess
 
 Ports = Callable[[int], int]  # real port -> relay port standing for it
+_MESSAGE = 65536  # bytes a message
+_WINDOW = 4 << 20  # bufferedAmount above which the sender waits for bufferedamountlow
 _CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ udp \d+ )(127\.0\.0\.1) (\d+)( typ host.*)$", re.I)
 
 
@@ -107,7 +110,9 @@ async def run_rtcpeer(total: int, relay: RelayProcess) -> float:
         answer = b.localDescription
         assert answer is not None
         await a.setRemoteDescription({"type": "answer", "sdp": through_relay(answer.sdp, ports)})
-        return await arrivals.timed(_send_flow_controlled(channel, total, None))
+        payload = bytes(_MESSAGE)
+        send = send_flow_controlled(channel, total, _MESSAGE, _WINDOW, lambda _, n: payload[:n])
+        return await arrivals.timed(send)
     finally:
         await a.close()
         await b.close()
@@ -132,10 +137,7 @@ async def run_aiortc(total: int, relay: RelayProcess) -> float:
         await b.setLocalDescription(await b.createAnswer())
         answer = through_relay(b.localDescription.sdp, ports)
         await a.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        low = asyncio.Event()
-        channel.bufferedAmountLowThreshold = 1 << 20
-        channel.on("bufferedamountlow", low.set)
-        return await arrivals.timed(_send_flow_controlled(channel, total, low))
+        return await arrivals.timed(_send_aiortc(channel, total))
     finally:
         await a.close()
         await b.close()
@@ -186,21 +188,20 @@ async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def _send_flow_controlled(channel: Any, total: int, low: asyncio.Event | None) -> None:
-    """64 KiB messages, waiting for bufferedamountlow above 4 MiB buffered (``low``
-    is set by it; None: a W3C channel, whose onbufferedamountlow is set here)."""
-    event = low if low is not None else asyncio.Event()
-    if low is None:
-        channel.bufferedAmountLowThreshold = 1 << 20
-        channel.onbufferedamountlow = lambda e: event.set()
-    payload = bytes(65536)
+async def _send_aiortc(channel: Any, total: int) -> None:
+    """What ``bench.datachannel.send_flow_controlled`` does, through aiortc's
+    pyee events (it has no ``onbufferedamountlow`` attribute)."""
+    low = asyncio.Event()
+    channel.bufferedAmountLowThreshold = _WINDOW // 4
+    channel.on("bufferedamountlow", low.set)
+    payload = bytes(_MESSAGE)
     sent = 0
     while sent < total:
-        if channel.bufferedAmount > 4 << 20:
-            event.clear()
-            await event.wait()
+        if channel.bufferedAmount > _WINDOW:
+            low.clear()
+            await low.wait()
             continue
-        n = min(len(payload), total - sent)
+        n = min(_MESSAGE, total - sent)
         channel.send(payload[:n])
         sent += n
 

@@ -121,6 +121,7 @@ class Connection:
         #: First packets beyond those bounds, dropped.
         self.early_dropped = 0
         self._dtls_rtt_known = False
+        self._dtls_settled = False  # handshake over: no start or timer tuning to do
         self._ice_state = "new"
         self._ice_failed_at: float | None = None
         self._had_selected = False
@@ -567,7 +568,13 @@ class Connection:
             self._next_probe = now + interval
 
     def _maybe_start_dtls_client(self, now: float) -> None:
-        if not self._dtls_rtt_known and self.dtls.state in ("new", "connecting"):
+        # Runs on every pump until the handshake is over, then costs one test.
+        if self._dtls_settled:
+            return
+        if self.dtls.state not in ("new", "connecting"):
+            self._dtls_settled = True
+            return
+        if not self._dtls_rtt_known:
             self._tune_dtls_rto()
         # RFC 8445 §12.1: a valid pair may carry data before one is selected, so the
         # ClientHello leaves as soon as our first check succeeds.

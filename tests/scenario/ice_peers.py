@@ -20,12 +20,31 @@ from rtcpeer.ice.stun import AttrType, StunClass, StunMessage, StunMethod, StunP
 from rtcpeer.testing import Nat, Simulator
 
 
-class StunServer:
+class Outbox:
+    """A simulator endpoint without timers that sends what it queues in ``out``."""
+
+    def __init__(self) -> None:
+        self.out: deque[Datagram] = deque()
+
+    def handle_datagram(self, now: float, datagram: Datagram) -> None:
+        pass
+
+    def poll_datagram(self) -> Datagram | None:
+        return self.out.popleft() if self.out else None
+
+    def poll_timeout(self) -> float | None:
+        return None
+
+    def handle_timeout(self, now: float) -> None:
+        pass
+
+
+class StunServer(Outbox):
     """A plain RFC 8489 Binding server."""
 
     def __init__(self, address: Address) -> None:
+        super().__init__()
         self.address = address
-        self.out: deque[Datagram] = deque()
         self.requests = 0
 
     def handle_datagram(self, now: float, datagram: Datagram) -> None:
@@ -38,15 +57,6 @@ class StunServer:
         self.requests += 1
         response = request.success_response([(AttrType.XOR_MAPPED_ADDRESS, datagram.src)])
         self.out.append(Datagram(self.address, datagram.src, response.serialize(fingerprint=True)))
-
-    def poll_datagram(self) -> Datagram | None:
-        return self.out.popleft() if self.out else None
-
-    def poll_timeout(self) -> float | None:
-        return None
-
-    def handle_timeout(self, now: float) -> None:
-        pass
 
 
 @dataclass

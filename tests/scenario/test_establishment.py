@@ -238,6 +238,28 @@ class _Recorder:
         return next((t for t, d in self.sent if kind(d.data)), None)
 
 
+def _watch_handshake(node: Node) -> Callable[[], float]:
+    """Record when ``node`` first receives a DTLS handshake record and when it sends
+    its ServerHello; the returned function gives the time between the two."""
+    recorder = _Recorder(node)
+    arrived: list[float] = []
+    inner = node.handle_datagram
+
+    def handle(now: float, datagram: Datagram) -> None:
+        if datagram.data[:1] == b"\x16" and not arrived:
+            arrived.append(now)
+        inner(now, datagram)
+
+    node.handle_datagram = handle  # type: ignore[method-assign]
+
+    def answered_within() -> float:
+        server_hello = recorder.first(_is_server_hello)
+        assert arrived and server_hello is not None
+        return server_hello - arrived[0]
+
+    return answered_within
+
+
 def _is_server_hello(data: bytes) -> bool:
     # A handshake record (22) whose message is ServerHello (2), RFC 6347 §4.2.2.
     return len(data) > 13 and data[0] == 22 and data[13] == 2
@@ -255,20 +277,9 @@ def test_client_hello_before_our_nomination_is_answered_at_once() -> None:
     # A better remote candidate that never answers keeps regular nomination waiting
     # (RFC 8445 §8.1.1) for the whole nomination delay.
     ice.add_remote_candidate(0.0, Candidate("dead", 1, "udp", 2**31 - 1, "203.0.113.9", 9, "host"))
-    recorder = _Recorder(call.a)
-    arrived: list[float] = []
-    inner = call.a.handle_datagram
-
-    def handle(now: float, datagram: Datagram) -> None:
-        if datagram.data[:1] == b"\x16" and not arrived:
-            arrived.append(now)
-        inner(now, datagram)
-
-    call.a.handle_datagram = handle  # type: ignore[method-assign]
+    answered_within = _watch_handshake(call.a)
     assert call.sim.run_until(call.opened, timeout=30.0)
-    server_hello = recorder.first(_is_server_hello)
-    assert arrived and server_hello is not None
-    assert server_hello - arrived[0] <= 2 * ONE_WAY
+    assert answered_within() <= 2 * ONE_WAY
     assert call.b.conn.dtls.retransmissions == 0
     # The channel opened on the valid pair (RFC 8445 §12.1) before we nominated it.
     assert ice.selected is None and call.sim.now < 1.0
@@ -276,24 +287,29 @@ def test_client_hello_before_our_nomination_is_answered_at_once() -> None:
     assert any(isinstance(e, IceSelectedPairEvent) for e in call.a.events)
 
 
-def test_client_hello_before_our_own_checks_is_answered_on_its_path() -> None:
-    """Our own checks are paced far apart, so only the peer's checks (and our
-    triggered answers to them) have run when its ClientHello comes: the ServerHello
-    flight goes out on that path, and nothing is dropped. (The hold for data made
-    before any pair exists is checked in the ICE scenarios and the shape tests.)"""
+def test_client_hello_while_our_check_is_in_progress_is_answered_on_its_path() -> None:
+    """Our first check is lost, so our pair is still in progress (its retransmission
+    is 250 ms away) when the peer's own check has succeeded and its ClientHello
+    comes: the peer is talking to us on that pair, so the ServerHello flight goes
+    out there at once, not after our check finally succeeds. Nothing is dropped."""
     call = place_call(SHAPES["trickle"])
-    ice = call.a.conn.ice
-    sim = call.sim
-    # Stop a's own checks until b's DTLS flight arrives: only b's checks run.
-    ice.ta = 10.0
-    assert sim.run_until(
-        lambda: call.a.conn.dtls.state == "connecting" and bool(call.a.conn.dtls._last_flight),
-        timeout=10.0,
-    )
-    assert ice.dropped_unsendable == 0
-    ice.ta = 0.02
-    assert sim.run_until(call.opened, timeout=30.0)
-    assert ice.dropped_unsendable == 0
+    lost: list[Datagram] = []
+    inner = call.a.poll_datagram
+
+    def poll() -> Datagram | None:
+        while (datagram := inner()) is not None:
+            if not lost and datagram.data[:2] == b"\x00\x01":  # our first Binding request
+                lost.append(datagram)
+                continue
+            return datagram
+        return None
+
+    call.a.poll_datagram = poll  # type: ignore[method-assign]
+    answered_within = _watch_handshake(call.a)
+    assert call.sim.run_until(call.opened, timeout=30.0)
+    assert lost
+    assert answered_within() <= 2 * ONE_WAY
+    assert call.a.conn.ice.dropped_unsendable == 0
 
 
 def test_init_in_the_same_batch_as_the_finished_is_answered_on_first_sight() -> None:

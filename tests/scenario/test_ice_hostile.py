@@ -4,34 +4,23 @@ fail authentication cost little and reflect little."""
 
 from __future__ import annotations
 
-from collections import deque
-
 from rtcpeer.datagram import Datagram
 from rtcpeer.ice.stun import AttrType, StunClass, StunMessage, StunMethod, is_stun
 from rtcpeer.testing import Simulator
-from tests.scenario.ice_peers import Peer, make_pair, start
+from tests.scenario.ice_peers import Outbox, Peer, make_pair, start
 
 ATTACKER = ("203.0.113.66", 4444)
 
 
-class Attacker:
-    """A host that sends what it is given and counts what it gets back."""
+class Attacker(Outbox):
+    """A host that sends what it is given and keeps what it gets back."""
 
     def __init__(self) -> None:
-        self.out: deque[Datagram] = deque()
+        super().__init__()
         self.received: list[Datagram] = []
 
     def handle_datagram(self, now: float, datagram: Datagram) -> None:
         self.received.append(datagram)
-
-    def poll_datagram(self) -> Datagram | None:
-        return self.out.popleft() if self.out else None
-
-    def poll_timeout(self) -> float | None:
-        return None
-
-    def handle_timeout(self, now: float) -> None:
-        pass
 
 
 def _connected_pair(seed: int) -> tuple[Simulator, Peer, Peer, list[bytes], Attacker]:

@@ -11,11 +11,11 @@ handler three ways::
 
 Handlers may be plain functions or ``async def``; coroutine handlers are scheduled as
 tasks on the running loop. A handler that takes no parameter (the JavaScript
-``() => ...`` habit: ``pc.oniceconnectionstatechange = lambda: print(...)``) is
-called without the event; one that cannot take the event is refused when it is
-registered, with a ``TypeError`` that says why. As in the DOM, the ``on<type>`` handler runs first, then the
-listeners in the order they were added; an exception in one handler is reported through
-the loop's exception handler and does not stop the others.
+``() => ...`` habit: ``pc.oniceconnectionstatechange = lambda: print(...)``) is called
+without the event; one that cannot take the event is refused when it is registered, with a
+``TypeError`` that says why. As in the DOM, the ``on<type>`` handler runs first, then
+the listeners in the order they were added; an exception in one handler is reported
+through the loop's exception handler and does not stop the others.
 """
 
 from __future__ import annotations

@@ -22,24 +22,25 @@ Security profile (RFC 8827 §6.5, RFC 8842):
 
 Timers and OpenSSL's clock
 --------------------------
-OpenSSL runs its own DTLS retransmission timer on the *real* wall clock (a fixed 1 s
-to start) and there is no public hook to feed it ours. This transport therefore keeps
-its own deadline in the caller's ``now``, starting at :attr:`~DtlsTransport.initial_rto`
-(1 s by default, RFC 6347 §4.2.4.1; a WebRTC connection sets 50 ms as libwebrtc does,
-or twice the ICE round trip) and doubling up to 60 s. When it fires it first asks
-OpenSSL to retransmit (``DTLSv1_handle_timeout``): if OpenSSL's own timer has expired
-too, OpenSSL retransmits with fresh record sequence numbers; otherwise (an earlier
-first timeout, or simulated time running ahead of the real clock) the transport
-resends the last flight byte for byte. A verbatim copy is indistinguishable from network duplication:
-a receiver that lost the original accepts it, one that had it drops it by replay
-detection (RFC 6347 §4.1.2.6). The one case that needs more is a lost final flight:
-the peer's copy of its previous flight is dropped as a replay, so OpenSSL would never
-answer it; when a handshake datagram arrives after the handshake completed and OpenSSL
-produced nothing in reply, the transport resends its final flight itself (RFC 6347
-§4.2.4). The same holds during the handshake: a datagram that only repeats handshake
-fragments already received (the peer retransmitting its flight, so ours was lost)
-gets our last flight again at once (at most every 50 ms, doubling while nothing
-progresses), instead of waiting for our timer. Handshakes under loss thus complete in simulated time without real waits.
+OpenSSL runs its own DTLS retransmission timer on the *real* wall clock (a fixed 1 s to
+start) and there is no public hook to feed it ours. This transport therefore keeps its
+own deadline in the caller's ``now``, starting at :attr:`~DtlsTransport.initial_rto` (1
+s by default, RFC 6347 §4.2.4.1; a WebRTC connection sets 50 ms as libwebrtc does, or
+twice the ICE round trip) and doubling up to 60 s. When it fires it first asks OpenSSL
+to retransmit (``DTLSv1_handle_timeout``): if OpenSSL's own timer has expired too,
+OpenSSL retransmits with fresh record sequence numbers; otherwise (an earlier first
+timeout, or simulated time running ahead of the real clock) the transport resends the
+last flight byte for byte. A verbatim copy is indistinguishable from network
+duplication: a receiver that lost the original accepts it, one that had it drops it by
+replay detection (RFC 6347 §4.1.2.6). The one case that needs more is a lost final
+flight: the peer's copy of its previous flight is dropped as a replay, so OpenSSL would
+never answer it; when a handshake datagram arrives after the handshake completed and
+OpenSSL produced nothing in reply, the transport resends its final flight itself (RFC
+6347 §4.2.4). The same holds during the handshake: a datagram that only repeats
+handshake fragments already received (the peer retransmitting its flight, so ours was
+lost) gets our last flight again at once (at most every 50 ms, doubling while nothing
+progresses), instead of waiting for our timer. Handshakes under loss thus complete in
+simulated time without real waits.
 """
 
 from __future__ import annotations

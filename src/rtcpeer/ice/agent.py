@@ -743,7 +743,7 @@ class IceAgent:
         lost (RFC 7675 §5.1: stop sending) or the hold is full."""
         pair = self.selected
         if pair is None or self.state in ("failed", "closed"):
-            if self._closed or self.state in ("failed", "closed"):
+            if self.state in ("failed", "closed"):  # (closing the agent sets "closed")
                 self.dropped_unsendable += 1
                 return False
             pair = self._early_pair()
@@ -1088,7 +1088,7 @@ class IceAgent:
         *,
         nominating: bool,
         consent: bool = False,
-        probe: float | None = None,
+        probe_timeout: float | None = None,
     ) -> None:
         assert self.remote_ufrag is not None and self.remote_pwd is not None
         if not consent:
@@ -1106,9 +1106,9 @@ class IceAgent:
             request.add(AttrType.ICE_CONTROLLED, self.tie_breaker)
         data = request.serialize(short_term_key(self.remote_pwd), fingerprint=True)
         context = _Check(pair, nominating, consent, self.generation)
-        if probe is not None:
+        if probe_timeout is not None:
             pair.consent_requests_sent += 1
-            self._transactions.start(now, data, context, rto=probe, rc=1)
+            self._transactions.start(now, data, context, rto=probe_timeout, rc=1)
         elif consent:
             pair.consent_requests_sent += 1
             self._transactions.start(now, data, context, rto=self.consent_interval)
@@ -1515,7 +1515,7 @@ class IceAgent:
 
     def probe_consent(self, now: float) -> None:
         """Check consent on the selected pair now, outside the periodic schedule (the
-        owner saw the peer again after an outage); at most once per round trip."""
+        owner probes a path that may be down); at most once per round trip."""
         pair = self.selected
         if pair is None or self._closed or self.state in ("failed", "closed"):
             return
@@ -1528,7 +1528,8 @@ class IceAgent:
         self._now = now
         # One transmission, no retransmissions (the owner probes again if it must);
         # an answer up to a second (or 4 RTT) late still counts.
-        self._start_check(now, pair, nominating=False, consent=True, probe=max(1.0, 4 * rtt))
+        timeout = max(1.0, 4 * rtt)
+        self._start_check(now, pair, nominating=False, consent=True, probe_timeout=timeout)
 
     def _schedule_consent(self, now: float) -> None:
         # RFC 7675 §5.1: randomised interval, 0.8-1.2 of the base.

@@ -324,7 +324,6 @@ class TransactionTable(Generic[C]):
         reliable: bool = False,
         rto: float | None = None,
         rc: int | None = None,
-        rm: int | None = None,
     ) -> ClientTransaction[C]:
         """Begin a transaction for ``request`` (bytes, or a message serialized as is —
         pass bytes when it needs MESSAGE-INTEGRITY or FINGERPRINT). The first
@@ -336,7 +335,7 @@ class TransactionTable(Generic[C]):
             rto=self.rto if rto is None else rto,
             reliable=reliable,
             rc=self.rc if rc is None else rc,
-            rm=self.rm if rm is None else rm,
+            rm=self.rm,
             ti=self.ti,
             max_rto=self.max_rto,
         )

@@ -784,14 +784,7 @@ class Association:
         self._cwnd = min(4 * mtu, max(2 * mtu, 4380))
         self._pba = 0
         self._in_fr = False
-        out = self._out
-        base = self._out_tsn0
-        for i in range(self._cum_ack + 1 - base, self._next_tsn - base):
-            chunk = out[i]
-            if not chunk.acked and not chunk.abandoned:
-                self._mark_rtx(chunk)
-        self._advance_ack_point(True)
-        self._t3 = now + self._rto
+        self._retransmit_outstanding()
         self._dirty = True
 
     def give_up(self, now: float, reason: str) -> None:
@@ -2164,6 +2157,11 @@ class Association:
         self._in_fr = False
         self._rto = min(self._rto * 2, self._rto_max)  # §6.3.3 E2
         self._rtt_tsn = None
+        self._retransmit_outstanding()
+
+    def _retransmit_outstanding(self) -> None:
+        """Mark every outstanding chunk for retransmission and restart T3-rtx (§6.3.3
+        E3); on a T3 expiry and when the path changes."""
         out = self._out
         base = self._out_tsn0
         for i in range(self._cum_ack + 1 - base, self._next_tsn - base):
@@ -2461,7 +2459,7 @@ class Association:
                 self._consume_buffered(msg, taken)
             # More to send, held back by cwnd or Max.Burst (not by the peer's window):
             # the window is in full use (§7.2.1) until a later flush runs out of data.
-            self._cwnd_full = (self._rr or self._cur is not None) and rwnd > 0
+            self._cwnd_full = bool(self._rr or self._cur is not None) and rwnd > 0
             if tsn != first_tsn:
                 sent = True
                 self._next_tsn = tsn
